@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from typing import Any
+
+from cryptography.fernet import Fernet
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, register
+from django.utils.module_loading import import_string
+
+
+@register()
+def check_encryption_keys(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    for index, key in enumerate(settings.CREDENTIALS_ENCRYPTION_KEYS):
+        try:
+            Fernet(key)
+        except ValueError:
+            errors.append(
+                Error(
+                    f"CREDENTIALS_ENCRYPTION_KEYS[{index}] is not a valid Fernet key.",
+                    hint="Generate one with: python -c 'from cryptography.fernet import Fernet; "
+                    "print(Fernet.generate_key().decode())'",
+                    id="burki.E001",
+                )
+            )
+    return errors
+
+
+@register()
+def check_telephony_backends(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    for alias, config in settings.TELEPHONY_BACKENDS.items():
+        try:
+            import_string(str(config["BACKEND"]))
+        except (ImportError, KeyError) as exc:
+            errors.append(Error(f"TELEPHONY_BACKENDS[{alias!r}] cannot be loaded: {exc}", id="burki.E002"))
+    return errors

@@ -1,0 +1,31 @@
+"""Burki's list shape: `?skip=&limit=` in, `{"items", "total", "skip", "limit"}` out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from django.db.models import QuerySet
+from rest_framework import serializers
+from rest_framework.request import Request
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 100
+
+
+class PageParams(serializers.Serializer[Any]):
+    skip = serializers.IntegerField(min_value=0, max_value=10**9, default=0)
+    limit = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, default=DEFAULT_LIMIT)
+
+
+def page_params(request: Request) -> tuple[int, int]:
+    params = PageParams(data={k: v for k, v in request.query_params.items() if k in ("skip", "limit")})
+    params.is_valid(raise_exception=True)
+    return params.validated_data["skip"], params.validated_data["limit"]
+
+
+def paginate(
+    queryset: QuerySet[Any], *, skip: int, limit: int, serialize: Callable[[Sequence[Any]], list[Any]]
+) -> dict[str, Any]:
+    items = list(queryset[skip : skip + limit])
+    return {"items": serialize(items), "total": queryset.count(), "skip": skip, "limit": limit}

@@ -1,0 +1,16 @@
+"""Settings for the test suite: the real settings, with test-only secrets filled in from nowhere."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production")
+# Two keys, so every test also exercises decryption with a key list (rotation).
+os.environ.setdefault(
+    "CREDENTIALS_ENCRYPTION_KEYS",
+    "dGVzdC1rZXktbnVtYmVyLW9uZS0zMi1ieXRlcyEhISE=,dGVzdC1rZXktbnVtYmVyLXR3by0zMi1ieXRlcyEhISE=",
+)
+
+from burki.settings import *  # noqa: F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; never outside tests

@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+
+from burki import views
+
+urlpatterns = [
+    path("healthz", views.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("", include("calls.root_urls")),
+    path("api/v1/auth/token", TokenObtainPairView.as_view(), name="auth-token"),
+    path("api/v1/auth/token/refresh", TokenRefreshView.as_view(), name="auth-token-refresh"),
+    path("api/v1/", include("calls.urls")),
+]
+
+handler400 = "burki.errors.json_bad_request"
+handler403 = "burki.errors.json_permission_denied"
+handler404 = "burki.errors.json_not_found"
+handler500 = "burki.errors.json_server_error"

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import secrets
+
+from django.db import models
+from django.db.models import Q
+
+from assistants.models import Assistant, ConversationFlow, PhoneNumber
+from burki.models import Organization
+from telephony.models import TelephonyAccount
+from telephony.status import TERMINAL_STATUSES, CallStatus
+
+
+def call_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class Call(models.Model):
+    class Direction(models.TextChoices):
+        OUTBOUND = "outbound"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="calls")
+    # History outlives configuration: deleting an assistant, flow, number or account keeps its calls.
+    assistant = models.ForeignKey(Assistant, null=True, on_delete=models.SET_NULL, related_name="calls")
+    flow = models.ForeignKey(ConversationFlow, null=True, blank=True, on_delete=models.SET_NULL, related_name="calls")
+    phone_number = models.ForeignKey(PhoneNumber, null=True, on_delete=models.SET_NULL, related_name="calls")
+    telephony_account = models.ForeignKey(TelephonyAccount, null=True, on_delete=models.SET_NULL, related_name="calls")
+    direction = models.CharField(max_length=16, choices=Direction.choices, default=Direction.OUTBOUND)
+    from_number = models.CharField(max_length=16)
+    to_number = models.CharField(max_length=16)
+    provider = models.CharField(max_length=16)
+    # NULL, not "", until the provider answers: the unique constraint below must not see blanks as equal.
+    call_sid = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001
+    status = models.CharField(max_length=16, choices=CallStatus.choices, default=CallStatus.QUEUED)
+    welcome_message = models.TextField(blank=True)
+    agenda = models.TextField(blank=True)
+    variables = models.JSONField(default=dict, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    error_message = models.TextField(blank=True)
+    end_reason = models.CharField(max_length=64, blank=True)
+    duration = models.PositiveIntegerField(null=True, blank=True, help_text="Seconds.")
+    started_at = models.DateTimeField(null=True, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    # Unguessable, and not the primary key: provider callback URLs carry it instead of anything that identifies.
+    token = models.CharField(max_length=64, unique=True, default=call_token, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["organization", "-created_at"]),
+            models.Index(fields=["organization", "status"]),
+            models.Index(fields=["call_sid"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "call_sid"],
+                condition=Q(call_sid__isnull=False),
+                name="call_unique_provider_sid",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Call {self.pk} ({self.status})"
+
+    @property
+    def is_over(self) -> bool:
+        return self.status in TERMINAL_STATUSES

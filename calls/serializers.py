@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from calls.models import Call
+from calls.services import MAX_AGENDA, MAX_WELCOME_MESSAGE
+
+
+class StrictPositiveIntegerField(serializers.IntegerField):
+    """A JSON integer: no booleans, no strings, no 3.0."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class CallInitiateInput(serializers.Serializer[Any]):
+    # Format (E.164) is checked by the service, so the admin and the command get the same rules.
+    from_phone_number = serializers.CharField(max_length=32)
+    to_phone_number = serializers.CharField(max_length=32)
+    assistant_id = StrictPositiveIntegerField(min_value=1, max_value=2**62, required=False, allow_null=True)
+    welcome_message = serializers.CharField(
+        max_length=MAX_WELCOME_MESSAGE,
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        trim_whitespace=False,
+    )
+    agenda = serializers.CharField(
+        max_length=MAX_AGENDA, required=False, allow_null=True, allow_blank=True, trim_whitespace=False
+    )
+    variables = serializers.DictField(required=False, allow_null=True, allow_empty=True)
+
+
+class CallInitiateOutput(serializers.Serializer[Call]):
+    success = serializers.SerializerMethodField()
+    message = serializers.SerializerMethodField()
+    call_sid = serializers.CharField()
+    call_id = serializers.IntegerField(source="pk")
+    status = serializers.CharField()
+    from_number = serializers.CharField()
+    to_number = serializers.CharField()
+
+    def get_success(self, call: Call) -> bool:
+        return True
+
+    def get_message(self, call: Call) -> str:
+        return "Call initiated successfully"
+
+
+class CallOutput(serializers.ModelSerializer[Call]):
+    """The call object of Burki's published API, plus our own fields beside it."""
+
+    customer_phone = serializers.CharField(source="to_number")
+    twilio_phone = serializers.CharField(source="from_number")
+    telephony_provider = serializers.CharField(source="provider")
+    assistant_name = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Call
+        fields = [
+            "id",
+            "organization_id",
+            "assistant_id",
+            "assistant_name",
+            "flow_id",
+            "phone_number_id",
+            "call_sid",
+            "status",
+            "direction",
+            "customer_phone",
+            "twilio_phone",
+            "from_number",
+            "to_number",
+            "telephony_provider",
+            "duration",
+            "started_at",
+            "answered_at",
+            "ended_at",
+            "created_at",
+            "updated_at",
+            "welcome_message",
+            "agenda",
+            "variables",
+            "metadata",
+            "error_message",
+            "end_reason",
+        ]
+        read_only_fields = fields
+
+    def get_assistant_name(self, call: Call) -> str | None:
+        return call.assistant.name if call.assistant is not None else None

@@ -1,0 +1,255 @@
+"""Placing outbound calls: every accepted request leaves exactly one Call row telling what happened."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from assistants.models import Assistant, ConversationFlow, PhoneNumber
+from assistants.selectors import assistant_get, phone_number_get_active
+from burki.errors import BadGateway, Conflict, GatewayTimeout, InvalidInput, NotFound, TooManyRequests
+from burki.models import Organization
+from calls.models import Call
+from calls.templating import render, variables_errors
+from telephony.backends import get_backend
+from telephony.backends.base import DialRequest, ProviderAccount, TelephonyError
+from telephony.numbers import InvalidPhoneNumber, mask_number, normalize_e164
+from telephony.status import CallStatus
+
+logger = logging.getLogger(__name__)
+
+MAX_WELCOME_MESSAGE = 1000
+MAX_AGENDA = 4000
+
+
+@dataclass(frozen=True)
+class CallPlan:
+    """Everything decided before anything is recorded or dialled."""
+
+    number: PhoneNumber
+    assistant: Assistant
+    flow: ConversationFlow | None
+    from_number: str
+    to_number: str
+    welcome_message: str
+    agenda: str
+    variables: dict[str, Any]
+
+
+def _normalized_numbers(from_number: object, to_number: object) -> tuple[str, str]:
+    errors: dict[str, list[str]] = {}
+    numbers: dict[str, str] = {}
+    for field, raw in (("from_phone_number", from_number), ("to_phone_number", to_number)):
+        try:
+            numbers[field] = normalize_e164(raw)
+        except InvalidPhoneNumber as exc:
+            errors[field] = [str(exc)]
+    if not errors and numbers["from_phone_number"] == numbers["to_phone_number"]:
+        errors["to_phone_number"] = ["The destination must differ from the number calling it."]
+    if errors:
+        raise InvalidInput("Invalid request.", errors=errors)
+    return numbers["from_phone_number"], numbers["to_phone_number"]
+
+
+def _render_texts(*, welcome_template: str, agenda_template: str, variables: Mapping[str, Any]) -> tuple[str, str]:
+    errors: dict[str, list[str]] = {}
+    missing: list[str] = []
+    texts: dict[str, str] = {}
+    for field, template, limit in (
+        ("welcome_message", welcome_template, MAX_WELCOME_MESSAGE),
+        ("agenda", agenda_template, MAX_AGENDA),
+    ):
+        rendered = render(template, variables)
+        texts[field] = rendered.text
+        if rendered.invalid:
+            errors[field] = [f"Unsupported template expression: {expr}" for expr in rendered.invalid]
+        elif rendered.missing:
+            errors[field] = [f"Missing variable: {name}" for name in rendered.missing]
+            missing += [name for name in rendered.missing if name not in missing]
+        elif len(rendered.text) > limit:
+            errors[field] = [f"At most {limit} characters after rendering (got {len(rendered.text)})."]
+    if missing:
+        raise InvalidInput(
+            f"Missing template variables: {', '.join(missing)}.",
+            errors=errors,
+            extra={"missing_variables": missing},
+        )
+    if errors:
+        raise InvalidInput("Invalid request.", errors=errors)
+    return texts["welcome_message"], texts["agenda"]
+
+
+def call_plan(
+    *,
+    organization: Organization,
+    from_number: object,
+    to_number: object,
+    assistant_id: int | None = None,
+    welcome_message: str | None = None,
+    agenda: str | None = None,
+    variables: Mapping[str, Any] | None = None,
+) -> CallPlan:
+    """Check everything a call needs (numbers, ownership, assistant, templates) without recording or dialling."""
+    from_e164, to_e164 = _normalized_numbers(from_number, to_number)
+    variables = dict(variables or {})
+    problems = variables_errors(variables)
+    if problems:
+        raise InvalidInput("Invalid request.", errors={"variables": problems})
+
+    number = phone_number_get_active(organization=organization, number=from_e164)
+    if number is None:
+        raise NotFound(f"No phone number {from_e164} in your organization.")
+
+    # Resolution order from the published spec: explicit assistant, then the number's flow, then its assistant.
+    flow = None
+    if assistant_id is not None:
+        assistant = assistant_get(organization=organization, assistant_id=assistant_id)
+        if assistant is None:
+            raise NotFound(f"No assistant {assistant_id} in your organization.")
+    elif number.flow is not None:
+        flow = number.flow
+        if not flow.is_active:
+            raise Conflict(f"Conversation flow '{flow.name}' (id {flow.pk}) is inactive.")
+        assistant = flow.base_assistant
+    elif number.assistant is not None:
+        assistant = number.assistant
+    else:
+        raise NotFound(f"No assistant found for phone number {from_e164}.")
+    if not assistant.is_active:
+        raise Conflict(f"Assistant '{assistant.name}' (id {assistant.pk}) is inactive.")
+    if not number.telephony_account.is_active:
+        raise Conflict(f"The telephony account of {from_e164} is inactive.")
+
+    welcome, agenda_text = _render_texts(
+        welcome_template=assistant.welcome_message if welcome_message is None else welcome_message,
+        agenda_template=agenda or "",
+        variables=variables,
+    )
+    return CallPlan(
+        number=number,
+        assistant=assistant,
+        flow=flow,
+        from_number=from_e164,
+        to_number=to_e164,
+        welcome_message=welcome,
+        agenda=agenda_text,
+        variables=variables,
+    )
+
+
+def _callback_url(provider: str, kind: str, token: str) -> str:
+    return f"{settings.PUBLIC_BASE_URL}/telephony/{provider}/{kind}/{token}"
+
+
+def call_initiate(
+    *,
+    organization: Organization,
+    from_number: object,
+    to_number: object,
+    assistant_id: int | None = None,
+    welcome_message: str | None = None,
+    agenda: str | None = None,
+    variables: Mapping[str, Any] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> Call:
+    plan = call_plan(
+        organization=organization,
+        from_number=from_number,
+        to_number=to_number,
+        assistant_id=assistant_id,
+        welcome_message=welcome_message,
+        agenda=agenda,
+        variables=variables,
+    )
+    account = plan.number.telephony_account
+    # Committed before the provider is asked: whatever happens next, the call is on record.
+    with transaction.atomic():
+        call = Call.objects.create(
+            organization=organization,
+            assistant=plan.assistant,
+            flow=plan.flow,
+            phone_number=plan.number,
+            telephony_account=account,
+            from_number=plan.from_number,
+            to_number=plan.to_number,
+            provider=account.provider,
+            status=CallStatus.QUEUED,
+            welcome_message=plan.welcome_message,
+            agenda=plan.agenda,
+            variables=plan.variables,
+            metadata=dict(metadata or {}),
+        )
+    _dial(
+        call,
+        account=ProviderAccount(id=account.pk, provider=account.provider, credentials=account.credentials),
+        time_limit=plan.assistant.max_call_length,
+    )
+    return call
+
+
+def _dial(call: Call, *, account: ProviderAccount, time_limit: int) -> None:
+    """Ask the provider to dial, outside any transaction, and record the outcome on the call."""
+    request = DialRequest(
+        call_id=call.pk,
+        token=call.token,
+        from_number=call.from_number,
+        to_number=call.to_number,
+        answer_url=_callback_url(call.provider, "answer", call.token),
+        status_url=_callback_url(call.provider, "status", call.token),
+        ring_timeout=settings.TELEPHONY_RING_TIMEOUT,
+        time_limit=time_limit,
+    )
+    try:
+        result = get_backend(call.provider).dial(account, request)
+    except TelephonyError as exc:
+        _record_dial_failure(call, exc)
+        raise _service_error(call, exc) from exc
+
+    call.call_sid = result.call_sid
+    call.status = result.status
+    call.started_at = timezone.now()
+    call.save(update_fields=["call_sid", "status", "started_at", "updated_at"])
+    logger.info(
+        "call %s placed via %s to %s as %s",
+        call.pk,
+        call.provider,
+        mask_number(call.to_number),
+        call.call_sid,
+    )
+
+
+def _record_dial_failure(call: Call, exc: TelephonyError) -> None:
+    call.error_message = str(exc)[:2000]
+    if exc.kind == TelephonyError.UNAVAILABLE:
+        # The create request may have reached the provider: only its webhooks can tell us whether it dialled.
+        call.status = CallStatus.UNKNOWN
+        call.end_reason = ""
+    else:
+        call.status = CallStatus.FAILED
+        call.end_reason = "provider-rate-limited" if exc.kind == TelephonyError.RATE_LIMITED else "provider-rejected"
+        call.ended_at = timezone.now()
+    call.save(update_fields=["status", "error_message", "end_reason", "ended_at", "updated_at"])
+    logger.warning("call %s: %s dial %s: %s", call.pk, call.provider, exc.kind, exc)
+
+
+def _service_error(call: Call, exc: TelephonyError) -> Exception:
+    extra = {"call_id": call.pk, "status": call.status, "provider": call.provider, "provider_code": exc.code}
+    if exc.kind == TelephonyError.RATE_LIMITED:
+        return TooManyRequests(
+            f"The telephony provider is rate limiting calls: {exc.message}",
+            retry_after=exc.retry_after or 1,
+            extra=extra,
+        )
+    if exc.kind == TelephonyError.UNAVAILABLE:
+        return GatewayTimeout(
+            f"The telephony provider did not answer: {exc.message}. The call's outcome is unknown until the "
+            "provider reports it.",
+            extra=extra,
+        )
+    return BadGateway(f"The telephony provider refused the call: {exc}", extra=extra)

@@ -1,0 +1,111 @@
+"""`{{variable}}` substitution in welcome messages and agendas.
+
+Deliberately not a template engine: a placeholder is a name or a dotted path into nested JSON objects, with an
+optional `| default('…')`. Nothing else is evaluated, so no user-supplied template can run code or reach a Python
+attribute. Substitution is one pass: braces inside a value are inserted as text, never rendered again.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+MAX_VARIABLES = 50
+MAX_KEY_LENGTH = 64
+MAX_DEPTH = 4
+MAX_STRING_VALUE = 1000
+MAX_NESTED_KEYS = 200
+
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+_PLACEHOLDER = re.compile(
+    r"\{\{\s*(?P<path>" + _NAME + r"(?:\." + _NAME + r")*)\s*"
+    r"(?:\|\s*default\(\s*(?:'(?P<single>[^']*)'|\"(?P<double>[^\"]*)\")\s*\)\s*)?\}\}"
+)
+_ANY_BRACES = re.compile(r"\{\{.*?\}\}", re.DOTALL)
+
+_MISSING = object()
+
+
+@dataclass
+class Rendered:
+    text: str
+    missing: list[str] = field(default_factory=list)
+    invalid: list[str] = field(default_factory=list)
+
+
+def variables_errors(variables: Any) -> list[str]:
+    """Problems with a `variables` object: JSON scalars, or nested objects of them, within size limits."""
+    if not isinstance(variables, Mapping):
+        return ["Must be a JSON object."]
+    if len(variables) > MAX_VARIABLES:
+        return [f"At most {MAX_VARIABLES} variables."]
+    problems: list[str] = []
+    count = 0
+
+    def walk(value: Any, path: str, depth: int) -> None:
+        nonlocal count
+        if isinstance(value, Mapping):
+            if depth > MAX_DEPTH:
+                problems.append(f"'{path}' is nested more than {MAX_DEPTH} levels deep.")
+                return
+            for key, inner in value.items():
+                count += 1
+                if not isinstance(key, str) or not key or len(key) > MAX_KEY_LENGTH:
+                    problems.append(f"Keys must be strings of 1 to {MAX_KEY_LENGTH} characters (in '{path}').")
+                    continue
+                walk(inner, f"{path}.{key}" if path else key, depth + 1)
+        elif isinstance(value, str):
+            if len(value) > MAX_STRING_VALUE:
+                problems.append(f"'{path}' is longer than {MAX_STRING_VALUE} characters.")
+        elif isinstance(value, list):
+            problems.append(f"'{path}' is a list: values must be strings, numbers, booleans, null or objects.")
+        elif value is not None and not isinstance(value, bool | int | float):
+            problems.append(f"'{path}' has an unsupported type.")
+
+    walk(variables, "", 0)
+    if count > MAX_NESTED_KEYS:
+        problems.append(f"At most {MAX_NESTED_KEYS} keys in all.")
+    return problems
+
+
+def _lookup(variables: Mapping[str, Any], path: str) -> Any:
+    value: Any = variables
+    for part in path.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return _MISSING
+        value = value[part]
+    return value
+
+
+def _as_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    # Numbers as JSON writes them; an object referenced whole is inserted as compact JSON.
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def render(template: str, variables: Mapping[str, Any]) -> Rendered:
+    result = Rendered(text="")
+
+    def substitute(match: re.Match[str]) -> str:
+        value = _lookup(variables, match["path"])
+        default = match["single"] if match["single"] is not None else match["double"]
+        if value is _MISSING or (value is None and default is not None):
+            if default is not None:
+                return default
+            if match["path"] not in result.missing:
+                result.missing.append(match["path"])
+            return ""
+        return _as_text(value)
+
+    # Anything in double braces that is not a placeholder we understand is an error, not text to say aloud.
+    result.invalid = [m.group(0)[:60] for m in _ANY_BRACES.finditer(template) if not _PLACEHOLDER.fullmatch(m.group(0))]
+    result.text = _PLACEHOLDER.sub(substitute, template)
+    return result

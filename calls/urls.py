@@ -1,0 +1,12 @@
+from __future__ import annotations
+
+from django.urls import path, re_path
+
+from calls import views
+
+# Mounted under /api/v1/. Literal paths come before the {id} ones so they are never shadowed.
+urlpatterns = [
+    re_path(r"^calls/initiate/?$", views.CallInitiateApi.as_view(), name="call-initiate"),
+    path("calls", views.CallListApi.as_view(), name="call-list"),
+    path("calls/<int:call_id>", views.CallDetailApi.as_view(), name="call-detail"),
+]

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from burki.fields import EncryptedJSONField
+from burki.models import Organization
+from telephony.credentials import credentials_errors, credentials_hint
+
+
+class Provider(models.TextChoices):
+    TWILIO = "twilio", "Twilio"
+    TELNYX = "telnyx", "Telnyx"
+    VONAGE = "vonage", "Vonage"
+    SANDBOX = "sandbox", "Sandbox (no real calls)"
+
+
+class TelephonyAccount(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="telephony_accounts")
+    provider = models.CharField(max_length=16, choices=Provider.choices)
+    name = models.CharField(max_length=100)
+    is_active = models.BooleanField(default=True)
+    credentials = EncryptedJSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_provider_display()})"
+
+    def __repr__(self) -> str:
+        # Never let the credentials reach a log line through a repr.
+        return f"<TelephonyAccount id={self.pk} provider={self.provider}>"
+
+    def clean(self) -> None:
+        errors = credentials_errors(self.provider, self.credentials)
+        if errors:
+            raise ValidationError({"credentials": [f"{key}: {' '.join(msgs)}" for key, msgs in errors.items()]})
+
+    @property
+    def credentials_hint(self) -> str:
+        return credentials_hint(self.provider, self.credentials)
