@@ -114,10 +114,23 @@ if not CREDENTIALS_ENCRYPTION_KEYS:
 # Telephony backends, like EMAIL_BACKEND: a provider name (a TelephonyAccount's `provider`) to a dotted path.
 TELEPHONY_TIMEOUT = env.float("TELEPHONY_TIMEOUT", default=5.0)
 TELEPHONY_RING_TIMEOUT = env.int("TELEPHONY_RING_TIMEOUT", default=30)
+# The *_API_BASE_URL / *_API_HOST variables point an SDK at a regional edge, or at a fake server in tests.
 TELEPHONY_BACKENDS: dict[str, dict[str, object]] = {
     "sandbox": {
         "BACKEND": "telephony.backends.sandbox.SandboxBackend",
         "OPTIONS": {"REFUSE_PREFIXES": env.list("SANDBOX_REFUSE_PREFIXES", default=[])},
+    },
+    "twilio": {
+        "BACKEND": "telephony.backends.twilio.TwilioBackend",
+        "OPTIONS": {"API_BASE_URL": env.str("TWILIO_API_BASE_URL", default=""), "TIMEOUT": TELEPHONY_TIMEOUT},
+    },
+    "telnyx": {
+        "BACKEND": "telephony.backends.telnyx.TelnyxBackend",
+        "OPTIONS": {"API_BASE_URL": env.str("TELNYX_API_BASE_URL", default=""), "TIMEOUT": TELEPHONY_TIMEOUT},
+    },
+    "vonage": {
+        "BACKEND": "telephony.backends.vonage.VonageBackend",
+        "OPTIONS": {"API_HOST": env.str("VONAGE_API_HOST", default=""), "TIMEOUT": TELEPHONY_TIMEOUT},
     },
 }
 
