@@ -9,8 +9,8 @@ from django.db.models import Q
 
 from assistants.validators import validate_flow_definition, validate_json_object
 from burki.models import Organization
+from telephony.fields import E164Field
 from telephony.models import TelephonyAccount
-from telephony.numbers import InvalidPhoneNumber, normalize_e164
 
 DEFAULT_MAX_CALL_LENGTH = 1800  # seconds
 MAX_CALL_LENGTH_LIMIT = 4 * 3600  # Twilio's own ceiling for time_limit
@@ -73,7 +73,7 @@ class PhoneNumber(models.Model):
     """A number an organization owns at a provider, and who answers on it: an assistant, a flow, or nobody."""
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="phone_numbers")
-    phone_number = models.CharField(max_length=16, unique=True, help_text="E.164, e.g. +14155550100.")
+    phone_number = E164Field(unique=True, help_text="E.164, e.g. +14155550100.")
     friendly_name = models.CharField(max_length=100, blank=True)
     telephony_account = models.ForeignKey(TelephonyAccount, on_delete=models.PROTECT, related_name="phone_numbers")
     assistant = models.ForeignKey(
@@ -101,10 +101,6 @@ class PhoneNumber(models.Model):
 
     def clean(self) -> None:
         errors: dict[str, str] = {}
-        try:
-            self.phone_number = normalize_e164(self.phone_number)
-        except InvalidPhoneNumber as exc:
-            errors["phone_number"] = str(exc)
         related = {
             "telephony_account": self.telephony_account_id,
             "assistant": self.assistant_id,

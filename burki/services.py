@@ -1,14 +1,16 @@
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from typing import TYPE_CHECKING
+
 from django.utils import timezone
 
 from burki.models import API_KEY_VISIBLE_CHARS, ApiKey, Organization, api_key_generate, api_key_hash
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
-def api_key_create(
-    *, organization: Organization, name: str, created_by: AbstractBaseUser | None = None
-) -> tuple[ApiKey, str]:
+
+def api_key_create(*, organization: Organization, name: str, created_by: User | None = None) -> tuple[ApiKey, str]:
     """A new key and its raw value. The raw value exists only in this return: show it once, store it nowhere."""
     raw = api_key_generate()
     key = ApiKey.objects.create(

@@ -1,0 +1,59 @@
+# Burki: `make run` serves a demo on SQLite with the sandbox telephony backend; `make test` runs the suite.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run install install-dev test test-postgres lint format migrate seed clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+# Development mode: DEBUG on, so the secret and encryption keys have development defaults.
+run: export DEBUG ?= 1
+run: install
+	$(BIN)/python manage.py migrate --noinput -v0
+	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+migrate: export DEBUG ?= 1
+migrate: install
+	$(BIN)/python manage.py migrate --noinput
+
+seed: export DEBUG ?= 1
+seed: install
+	$(BIN)/python manage.py seed_demo
+
+test: install-dev
+	$(BIN)/python -m pytest
+
+# The same suite against the PostgreSQL on 127.0.0.1 (override DATABASE_URL to point elsewhere).
+test-postgres: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/burki
+test-postgres: install-dev
+	$(BIN)/python -m pytest
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+	DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run -v0
+
+format: install-dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

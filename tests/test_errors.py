@@ -1,0 +1,51 @@
+"""Every error is a JSON object with a `detail` string: Burki clients read body["detail"]."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "content_type", "status"),
+    [
+        ("post", "/calls/initiate", "{not json", "application/json", 400),
+        ("post", "/calls/initiate", "[1, 2]", "application/json", 400),
+        ("post", "/calls/initiate", "a=b", "application/x-www-form-urlencoded", 415),
+        ("get", "/calls/initiate", None, None, 405),
+        ("get", "/api/v1/nope", None, None, 404),
+        ("get", "/api/v1/calls/999999", None, None, 404),
+        ("delete", "/api/v1/calls", None, None, 405),
+    ],
+)
+def test_errors_are_json_objects_with_a_detail(
+    api: Any, number: Any, method: str, path: str, body: str | None, content_type: str | None, status: int
+) -> None:
+    kwargs = {"data": body, "content_type": content_type} if body is not None else {}
+
+    response = getattr(api, method)(path, **kwargs)
+
+    assert response.status_code == status
+    assert response["Content-Type"].startswith("application/json")
+    payload = response.json()
+    assert isinstance(payload, dict)
+    assert isinstance(payload["detail"], str)
+    assert payload["detail"]
+
+
+def test_unknown_paths_outside_the_api_are_json_too() -> None:
+    response = APIClient().get("/no/such/page")
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}
+
+
+def test_health_check_answers_when_the_database_does() -> None:
+    response = APIClient().get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok"}
