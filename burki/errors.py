@@ -27,7 +27,7 @@ class ServiceError(Exception):
         self,
         detail: str | None = None,
         *,
-        errors: dict[str, list[str]] | None = None,
+        errors: dict[str, Any] | None = None,
         retry_after: int | None = None,
         extra: dict[str, Any] | None = None,
     ) -> None:

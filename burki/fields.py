@@ -10,6 +10,10 @@ from burki.crypto import decrypt_json, encrypt_json
 class EncryptedJSONField(models.TextField):
     """A JSON value stored as a Fernet token: the database and its backups never hold the plaintext."""
 
+    # For django-stubs: the Python value is JSON, not the str a TextField would hold.
+    _pyi_private_set_type: Any
+    _pyi_private_get_type: Any
+
     def from_db_value(self, value: str | None, expression: Any, connection: Any) -> Any:
         if value is None or value == "":
             return {}

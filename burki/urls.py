@@ -13,6 +13,8 @@ urlpatterns = [
     path("api/v1/auth/token", TokenObtainPairView.as_view(), name="auth-token"),
     path("api/v1/auth/token/refresh", TokenRefreshView.as_view(), name="auth-token-refresh"),
     path("api/v1/", include("calls.urls")),
+    path("api/v1/", include("telephony.urls")),
+    path("api/v1/", include("assistants.urls")),
 ]
 
 handler400 = "burki.errors.json_bad_request"

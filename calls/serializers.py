@@ -4,32 +4,24 @@ from typing import Any
 
 from rest_framework import serializers
 
+from burki.serializers import IdField, StrictCharField
 from calls.models import Call
 from calls.services import MAX_AGENDA, MAX_WELCOME_MESSAGE
 
 
-class StrictPositiveIntegerField(serializers.IntegerField):
-    """A JSON integer: no booleans, no strings, no 3.0."""
-
-    def to_internal_value(self, data: Any) -> int:
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
 class CallInitiateInput(serializers.Serializer[Any]):
     # Format (E.164) is checked by the service, so the admin and the command get the same rules.
-    from_phone_number = serializers.CharField(max_length=32)
-    to_phone_number = serializers.CharField(max_length=32)
-    assistant_id = StrictPositiveIntegerField(min_value=1, max_value=2**62, required=False, allow_null=True)
-    welcome_message = serializers.CharField(
+    from_phone_number = StrictCharField(max_length=32)
+    to_phone_number = StrictCharField(max_length=32)
+    assistant_id = IdField(required=False, allow_null=True)
+    welcome_message = StrictCharField(
         max_length=MAX_WELCOME_MESSAGE,
         required=False,
         allow_null=True,
         allow_blank=True,
         trim_whitespace=False,
     )
-    agenda = serializers.CharField(
+    agenda = StrictCharField(
         max_length=MAX_AGENDA, required=False, allow_null=True, allow_blank=True, trim_whitespace=False
     )
     variables = serializers.DictField(required=False, allow_null=True, allow_empty=True)

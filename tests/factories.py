@@ -54,7 +54,7 @@ class ApiKeyFactory(factory.django.DjangoModelFactory):
     def _create(cls, model_class: type[ApiKey], *args: Any, **kwargs: Any) -> ApiKey:
         raw = api_key_generate()
         key = model_class.objects.create(*args, prefix=raw[:12], hashed_key=api_key_hash(raw), **kwargs)
-        key.raw_key = raw  # type: ignore[attr-defined]
+        key.raw_key = raw
         return key
 
 

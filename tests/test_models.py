@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from io import StringIO
+from typing import Any
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection
@@ -116,8 +119,8 @@ def test_credentials_encrypted_with_an_older_key_still_decrypt_after_rotation(se
     account = TelephonyAccountFactory(
         provider="twilio", credentials={"account_sid": "AC" + "2" * 32, "auth_token": "t"}
     )
-    old_keys = list(settings.CREDENTIALS_ENCRYPTION_KEYS)  # type: ignore[attr-defined]
-    settings.CREDENTIALS_ENCRYPTION_KEYS = [Fernet.generate_key().decode(), *old_keys]  # type: ignore[attr-defined]
+    old_keys = list(settings.CREDENTIALS_ENCRYPTION_KEYS)
+    settings.CREDENTIALS_ENCRYPTION_KEYS = [Fernet.generate_key().decode(), *old_keys]
     assert TelephonyAccount.objects.get(pk=account.pk).credentials["auth_token"] == "t"
 
 
@@ -136,3 +139,21 @@ def test_account_clean_rejects_missing_and_unknown_credential_keys() -> None:
     text = " ".join(excinfo.value.messages)
     assert "auth_token" in text
     assert "token:" in text
+
+
+def test_rotate_credentials_reencrypts_with_the_newest_key_so_old_keys_can_be_dropped(settings: Any) -> None:
+    from cryptography.fernet import Fernet
+    from django.core.management import call_command
+
+    account = TelephonyAccountFactory(
+        provider="twilio", credentials={"account_sid": "AC" + "3" * 32, "auth_token": "t"}
+    )
+    new_key = Fernet.generate_key().decode()
+    settings.CREDENTIALS_ENCRYPTION_KEYS = [new_key, *settings.CREDENTIALS_ENCRYPTION_KEYS]
+    out = StringIO()
+
+    call_command("rotate_credentials", stdout=out)
+
+    assert "1 telephony account" in out.getvalue()
+    settings.CREDENTIALS_ENCRYPTION_KEYS = [new_key]
+    assert TelephonyAccount.objects.get(pk=account.pk).credentials["auth_token"] == "t"
