@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from assistants.models import Assistant, PhoneNumber
+from django.db.models import QuerySet
+
+from assistants.models import Assistant, ConversationFlow, PhoneNumber
 from burki.models import Organization
 
 
@@ -15,3 +17,24 @@ def phone_number_get_active(*, organization: Organization, number: str) -> Phone
 
 def assistant_get(*, organization: Organization, assistant_id: int) -> Assistant | None:
     return Assistant.objects.filter(organization=organization, pk=assistant_id).first()
+
+
+def phone_number_find(*, number: str) -> PhoneNumber | None:
+    """The number with this E.164 value in any organization: for operators' tools, never for an API request."""
+    return PhoneNumber.objects.select_related("organization").filter(phone_number=number).first()
+
+
+def phone_number_list(*, organization: Organization) -> QuerySet[PhoneNumber]:
+    return (
+        PhoneNumber.objects.filter(organization=organization)
+        .select_related("telephony_account")
+        .order_by("phone_number")
+    )
+
+
+def phone_number_get(*, organization: Organization, number_id: int) -> PhoneNumber | None:
+    return phone_number_list(organization=organization).filter(pk=number_id).first()
+
+
+def flow_get(*, organization: Organization, flow_id: int) -> ConversationFlow | None:
+    return ConversationFlow.objects.filter(organization=organization, pk=flow_id).first()
