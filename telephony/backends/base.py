@@ -89,3 +89,67 @@ class TelephonyBackend:
     def hangup(self, account: ProviderAccount, call_sid: str) -> None:
         """End a live call."""
         raise NotImplementedError
+
+    def verify_webhook(self, account: ProviderAccount, request: WebhookRequest) -> bool:
+        """Whether the request was signed by this account at the provider (and is fresh)."""
+        raise NotImplementedError
+
+    def parse_event(self, request: WebhookRequest) -> ProviderEvent | None:
+        """The status event in a verified request; None for events that say nothing about the call.
+
+        Raises ValueError for a payload that cannot be understood.
+        """
+        raise NotImplementedError
+
+    def answer(self, instructions: AnswerInstructions) -> WebhookResponse:
+        """The provider's answer document (TwiML, NCCO, ...) for a verified answer request."""
+        raise NotImplementedError
+
+    def acknowledge(self) -> WebhookResponse:
+        """What a status webhook answers once the event is recorded."""
+        return WebhookResponse(content=b"", status=204)
+
+
+# --- webhooks ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    """A provider's request to one of our webhooks, as it arrived."""
+
+    method: str
+    url: str  # the full URL the provider called: signatures cover it
+    headers: Mapping[str, str]  # keys lower-cased
+    body: bytes
+    params: Mapping[str, str]  # form fields of a POST, or the query of a GET
+
+
+@dataclass(frozen=True)
+class ProviderEvent:
+    """A provider's status event, mapped onto our normalized lifecycle."""
+
+    event_type: str  # the provider's own name for it
+    key: str  # identifies a redelivery of the same event, to ignore duplicates
+    status: str | None  # normalized (telephony.status.CallStatus), or None when it says nothing about status
+    call_sid: str | None = None
+    end_reason: str = ""
+    duration: int | None = None
+    payload: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AnswerInstructions:
+    """What the call should do once answered: stream to the voice engine, or (locally) just speak and hang up."""
+
+    stream_url: str | None
+    parameters: Mapping[str, str]
+    say: str
+    from_number: str
+    to_number: str
+
+
+@dataclass(frozen=True)
+class WebhookResponse:
+    content: bytes
+    content_type: str = "text/plain"
+    status: int = 200
