@@ -114,6 +114,14 @@ if not CREDENTIALS_ENCRYPTION_KEYS:
 # Telephony backends, like EMAIL_BACKEND: a provider name (a TelephonyAccount's `provider`) to a dotted path.
 TELEPHONY_TIMEOUT = env.float("TELEPHONY_TIMEOUT", default=5.0)
 TELEPHONY_RING_TIMEOUT = env.int("TELEPHONY_RING_TIMEOUT", default=30)
+# The voice engine's websocket (wss://…). Unset: answered calls just say their welcome message and hang up.
+MEDIA_STREAM_URL = env.str("MEDIA_STREAM_URL", default="")
+# Stream tokens prove to the voice engine which call it serves; they only need to outlive call set-up.
+STREAM_TOKEN_TTL = env.int("STREAM_TOKEN_TTL", default=600)
+# Slack before a call with no end reported is declared stale (see `manage.py expire_stale_calls`).
+STALE_CALL_GRACE = env.int("STALE_CALL_GRACE", default=300)
+# Provider webhook requests older than this (by their signed timestamp) are refused as replays.
+WEBHOOK_MAX_AGE = env.int("WEBHOOK_MAX_AGE", default=300)
 # The *_API_BASE_URL / *_API_HOST variables point an SDK at a regional edge, or at a fake server in tests.
 TELEPHONY_BACKENDS: dict[str, dict[str, object]] = {
     "sandbox": {

@@ -10,6 +10,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("", include("calls.root_urls")),
+    path("telephony/", include("calls.webhook_urls")),
     path("api/v1/auth/token", TokenObtainPairView.as_view(), name="auth-token"),
     path("api/v1/auth/token/refresh", TokenRefreshView.as_view(), name="auth-token-refresh"),
     path("api/v1/", include("calls.urls")),

@@ -68,3 +68,23 @@ class Call(models.Model):
     @property
     def is_over(self) -> bool:
         return self.status in TERMINAL_STATUSES
+
+
+class CallEvent(models.Model):
+    """A provider's status event, kept as it arrived (minus secrets) for audit and debugging."""
+
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="events")
+    provider = models.CharField(max_length=16)
+    event_type = models.CharField(max_length=64)
+    status = models.CharField(max_length=16, blank=True, help_text="Normalized status the event reports, if any.")
+    # Identifies a redelivery: providers send the same event more than once.
+    key = models.CharField(max_length=255)
+    payload = models.JSONField(default=dict, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["received_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["call", "key"], name="call_event_unique_key")]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.event_type} for call {self.call_id}"

@@ -4,8 +4,9 @@ from typing import Any
 
 from rest_framework import serializers
 
+from assistants.models import Assistant, ConversationFlow
 from burki.serializers import IdField, StrictCharField
-from calls.models import Call
+from calls.models import Call, CallEvent
 from calls.services import MAX_AGENDA, MAX_WELCOME_MESSAGE
 
 
@@ -85,3 +86,55 @@ class CallOutput(serializers.ModelSerializer[Call]):
 
     def get_assistant_name(self, call: Call) -> str | None:
         return call.assistant.name if call.assistant is not None else None
+
+
+class CallEventOutput(serializers.ModelSerializer[CallEvent]):
+    class Meta:
+        model = CallEvent
+        fields = ["id", "call_id", "provider", "event_type", "status", "payload", "received_at"]
+        read_only_fields = fields
+
+
+class _ContextAssistant(serializers.ModelSerializer[Assistant]):
+    # The voice engine gets the settings whole, provider keys included: it is the one party that uses them.
+    class Meta:
+        model = Assistant
+        fields = [
+            "id",
+            "name",
+            "max_call_length",
+            "llm_settings",
+            "tts_settings",
+            "stt_settings",
+            "custom_settings",
+        ]
+
+
+class _ContextFlow(serializers.ModelSerializer[ConversationFlow]):
+    class Meta:
+        model = ConversationFlow
+        fields = ["id", "name", "definition"]
+
+
+class CallContextOutput(serializers.ModelSerializer[Call]):
+    call_id = serializers.IntegerField(source="pk")
+    assistant = _ContextAssistant()
+    flow = _ContextFlow(allow_null=True)
+
+    class Meta:
+        model = Call
+        fields = [
+            "call_id",
+            "organization_id",
+            "call_sid",
+            "status",
+            "direction",
+            "from_number",
+            "to_number",
+            "welcome_message",
+            "agenda",
+            "variables",
+            "assistant",
+            "flow",
+        ]
+        read_only_fields = fields

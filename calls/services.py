@@ -6,6 +6,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import transaction
@@ -16,9 +17,11 @@ from assistants.selectors import assistant_get, phone_number_get_active
 from burki.errors import BadGateway, Conflict, GatewayTimeout, InvalidInput, NotFound, TooManyRequests
 from burki.models import Organization
 from calls.models import Call
+from calls.streams import stream_parameters
 from calls.templating import render, variables_errors
 from telephony.backends import get_backend
 from telephony.backends.base import DialRequest, ProviderAccount, TelephonyError
+from telephony.backends.sandbox import SandboxBackend
 from telephony.numbers import InvalidPhoneNumber, mask_number, normalize_e164
 from telephony.status import CallStatus
 
@@ -143,8 +146,18 @@ def call_plan(
     )
 
 
-def _callback_url(provider: str, kind: str, token: str) -> str:
-    return f"{settings.PUBLIC_BASE_URL}/telephony/{provider}/{kind}/{token}"
+def call_callback_urls(call: Call) -> tuple[str, str]:
+    """The answer and status webhook URLs the provider calls back for this call (they carry only its token)."""
+    base = f"{settings.PUBLIC_BASE_URL}/telephony/{call.provider}"
+    return f"{base}/answer/{call.token}", f"{base}/status/{call.token}"
+
+
+def _stream_url(call: Call) -> str | None:
+    # For providers that start the media stream at dial time (Telnyx): the parameters travel in the query.
+    if not settings.MEDIA_STREAM_URL:
+        return None
+    separator = "&" if "?" in settings.MEDIA_STREAM_URL else "?"
+    return settings.MEDIA_STREAM_URL + separator + urlencode(stream_parameters(call))
 
 
 def call_initiate(
@@ -195,15 +208,17 @@ def call_initiate(
 
 def _dial(call: Call, *, account: ProviderAccount, time_limit: int) -> None:
     """Ask the provider to dial, outside any transaction, and record the outcome on the call."""
+    answer_url, status_url = call_callback_urls(call)
     request = DialRequest(
         call_id=call.pk,
         token=call.token,
         from_number=call.from_number,
         to_number=call.to_number,
-        answer_url=_callback_url(call.provider, "answer", call.token),
-        status_url=_callback_url(call.provider, "status", call.token),
+        answer_url=answer_url,
+        status_url=status_url,
         ring_timeout=settings.TELEPHONY_RING_TIMEOUT,
         time_limit=time_limit,
+        stream_url=_stream_url(call),
     )
     try:
         result = get_backend(call.provider).dial(account, request)
@@ -253,3 +268,18 @@ def _service_error(call: Call, exc: TelephonyError) -> Exception:
             extra=extra,
         )
     return BadGateway(f"The telephony provider refused the call: {exc}", extra=extra)
+
+
+def call_simulate(*, call: Call) -> list[tuple[str, int]]:
+    """Drive a sandbox call through its whole lifecycle with real, signed requests to our own webhooks."""
+    backend = get_backend(call.provider)
+    if not isinstance(backend, SandboxBackend) or call.telephony_account is None or not call.call_sid:
+        raise Conflict("Only a placed sandbox call can be simulated.")
+    account = call.telephony_account
+    answer_url, status_url = call_callback_urls(call)
+    return backend.simulate(
+        ProviderAccount(id=account.pk, provider=account.provider, credentials=account.credentials),
+        call_sid=call.call_sid,
+        answer_url=answer_url,
+        status_url=status_url,
+    )

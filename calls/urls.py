@@ -9,4 +9,6 @@ urlpatterns = [
     re_path(r"^calls/initiate/?$", views.CallInitiateApi.as_view(), name="call-initiate"),
     path("calls", views.CallListApi.as_view(), name="call-list"),
     path("calls/<int:call_id>", views.CallDetailApi.as_view(), name="call-detail"),
+    path("calls/<int:call_id>/context", views.CallContextApi.as_view(), name="call-context"),
+    path("calls/<int:call_id>/events", views.CallEventListApi.as_view(), name="call-events"),
 ]

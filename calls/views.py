@@ -1,14 +1,23 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from burki.errors import NotFound
 from burki.pagination import page_params, paginate
 from burki.tenancy import OrganizationAPIView
+from calls.models import Call
 from calls.selectors import call_get, call_list
-from calls.serializers import CallInitiateInput, CallInitiateOutput, CallOutput
+from calls.serializers import CallContextOutput, CallEventOutput, CallInitiateInput, CallInitiateOutput, CallOutput
 from calls.services import call_initiate
+from calls.streams import InvalidStreamToken, stream_token_call_id, stream_token_matches
 
 
 class CallInitiateApi(OrganizationAPIView):
@@ -47,3 +56,63 @@ class CallDetailApi(OrganizationAPIView):
         if call is None:
             raise NotFound("Call not found.")
         return Response(CallOutput(call).data)
+
+
+@dataclass(frozen=True)
+class StreamPrincipal:
+    call_id: int
+    is_authenticated = True
+
+
+class StreamTokenAuthentication(BaseAuthentication):
+    """`Authorization: Bearer <stream token>`: only the voice engine serving a call holds one."""
+
+    def authenticate(self, request: Request) -> tuple[Any, str] | None:
+        parts = get_authorization_header(request).split()
+        if not parts or parts[0].lower() != b"bearer":
+            return None
+        if len(parts) != 2:
+            raise AuthenticationFailed("Invalid Authorization header: expected 'Bearer <stream token>'.")
+        token = parts[1].decode("latin-1")
+        try:
+            call_id = stream_token_call_id(token)
+        except InvalidStreamToken as exc:
+            raise AuthenticationFailed(str(exc)) from None
+        return StreamPrincipal(call_id=call_id), token
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="stream"'
+
+
+class CallContextApi(APIView):
+    """What the voice engine needs to begin the conversation of one call."""
+
+    authentication_classes = [StreamTokenAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    def get(self, request: Request, call_id: int) -> Response:
+        principal = request.user
+        if not isinstance(principal, StreamPrincipal) or principal.call_id != call_id:
+            raise NotFound("Call not found.")
+        call = Call.objects.select_related("assistant", "flow").filter(pk=call_id).first()
+        if call is None:
+            raise NotFound("Call not found.")
+        if not stream_token_matches(str(request.auth), call):
+            raise AuthenticationFailed("Invalid stream token.")
+        return Response(CallContextOutput(call).data)
+
+
+class CallEventListApi(OrganizationAPIView):
+    def get(self, request: Request, call_id: int) -> Response:
+        call = call_get(organization=self.organization, call_id=call_id)
+        if call is None:
+            raise NotFound("Call not found.")
+        skip, limit = page_params(request)
+        return Response(
+            paginate(
+                call.events.order_by("received_at", "id"),
+                skip=skip,
+                limit=limit,
+                serialize=lambda events: list(CallEventOutput(events, many=True).data),
+            )
+        )

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from assistants.selectors import phone_number_find
 from burki.errors import ServiceError
 from calls.models import Call
-from calls.services import call_initiate
+from calls.services import call_initiate, call_simulate
 from telephony.numbers import InvalidPhoneNumber, normalize_e164
 
 # The service names fields as the API does; a refusal here names the option the operator typed.
@@ -41,6 +41,12 @@ class Command(BaseCommand):
             metavar="KEY=VALUE",
             help="A template variable (a string), repeatable; a dotted KEY (customer.name=Ada) nests.",
         )
+        parser.add_argument(
+            "--simulate",
+            action="store_true",
+            help="Sandbox only: play the call's lifecycle (initiated, ringing, answered, completed) against this "
+            "server's webhooks at PUBLIC_BASE_URL, with real signed requests. The server must be running.",
+        )
         parser.add_argument("--json", action="store_true", help="Print one JSON object and nothing else.")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -68,8 +74,16 @@ class Command(BaseCommand):
         except ServiceError as exc:
             raise CommandError(_refusal(exc)) from exc
 
+        simulated: list[tuple[str, int]] = []
+        if options["simulate"]:
+            simulated = _simulate(call)
+            call.refresh_from_db()
+
         if options["json"]:
-            self.stdout.write(json.dumps(_as_json(call, organization=number.organization.slug)))
+            result = _as_json(call, organization=number.organization.slug)
+            if options["simulate"]:
+                result["simulated"] = [{"request": what, "http_status": code} for what, code in simulated]
+            self.stdout.write(json.dumps(result))
         else:
             self.stdout.write(
                 f"Call {call.pk} {call.status}: {call.from_number} -> {call.to_number} "
@@ -77,6 +91,26 @@ class Command(BaseCommand):
                 f"Provider call id: {call.call_sid}\n"
                 f"Welcome message: {call.welcome_message}"
             )
+            for what, code in simulated:
+                self.stdout.write(f"  simulated {what}: HTTP {code}")
+            if simulated:
+                self.stdout.write(f"Final status: {call.status} (duration {call.duration}s)")
+
+
+def _simulate(call: Call) -> list[tuple[str, int]]:
+    try:
+        results = call_simulate(call=call)
+    except ServiceError as exc:
+        raise CommandError(f"Cannot simulate call {call.pk}: {exc.detail}") from exc
+    except OSError as exc:
+        raise CommandError(
+            f"Call {call.pk} was placed, but the webhooks at PUBLIC_BASE_URL could not be reached ({exc}). "
+            "Is the server running?"
+        ) from exc
+    refused = [f"{what} got HTTP {code}" for what, code in results if code >= 300]
+    if refused:
+        raise CommandError(f"Call {call.pk}: simulated webhooks were refused: {', '.join(refused)}.")
+    return results
 
 
 def _variables(pairs: list[str]) -> dict[str, Any]:

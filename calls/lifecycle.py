@@ -1,0 +1,117 @@
+"""One normalized lifecycle for every provider: status only moves forward and always reaches an end."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from calls.models import Call, CallEvent
+from telephony.backends.base import ProviderEvent
+from telephony.status import LIVE_STATUSES, TERMINAL_STATUSES, CallStatus
+
+logger = logging.getLogger(__name__)
+
+# queued and unknown share the bottom rung: any provider event about an `unknown` call moves it on.
+_RANK = {
+    CallStatus.QUEUED: 0,
+    CallStatus.UNKNOWN: 0,
+    CallStatus.INITIATED: 1,
+    CallStatus.RINGING: 2,
+    CallStatus.IN_PROGRESS: 3,
+}
+# A call still `queued` this long after it was recorded never reached the provider (the dial takes seconds).
+QUEUED_STALE_AFTER = timedelta(minutes=5)
+
+
+def status_moves_forward(current: str, new: str) -> bool:
+    if current in TERMINAL_STATUSES:
+        return False
+    if new in TERMINAL_STATUSES:
+        return True
+    return _RANK.get(CallStatus(new), -1) > _RANK.get(CallStatus(current), -1)
+
+
+def call_event_record(*, call: Call, event: ProviderEvent) -> CallEvent | None:
+    """Keep the event and apply it to the call; None (and no change at all) for a duplicate."""
+    with transaction.atomic():
+        # The row lock serializes concurrent events for one call, so the duplicate check below cannot race.
+        locked = Call.objects.select_for_update().get(pk=call.pk)
+        if CallEvent.objects.filter(call=locked, key=event.key).exists():
+            return None
+        recorded = CallEvent.objects.create(
+            call=locked,
+            provider=locked.provider,
+            event_type=event.event_type[:64],
+            status=event.status or "",
+            key=event.key[:255],
+            payload=dict(event.payload),
+        )
+        changed = _apply(locked, event, now=recorded.received_at)
+        if changed:
+            locked.save(update_fields=[*changed, "updated_at"])
+    call.refresh_from_db()
+    return recorded
+
+
+def _apply(call: Call, event: ProviderEvent, *, now: datetime) -> list[str]:
+    changed: list[str] = []
+    if event.call_sid and not call.call_sid:
+        # The dial timed out, but the provider did place the call: now we know its id.
+        call.call_sid = event.call_sid
+        changed.append("call_sid")
+    if event.status is None or not status_moves_forward(call.status, event.status):
+        return changed
+
+    call.status = event.status
+    changed.append("status")
+    if call.started_at is None:
+        call.started_at = now
+        changed.append("started_at")
+    if event.status == CallStatus.IN_PROGRESS and call.answered_at is None:
+        call.answered_at = now
+        changed.append("answered_at")
+    if event.status in TERMINAL_STATUSES:
+        call.ended_at = now
+        call.end_reason = event.end_reason or event.status
+        if event.duration is not None:
+            call.duration = max(event.duration, 0)
+        else:
+            call.duration = int((now - call.answered_at).total_seconds()) if call.answered_at else 0
+        changed += ["ended_at", "end_reason", "duration"]
+    return changed
+
+
+def calls_expire_stale(*, now: datetime | None = None) -> int:
+    """Fail every call that should have ended long ago; safe to run at any frequency.
+
+    `queued` past a few minutes never reached the provider. Any other live call (including `unknown`) is stale
+    once its assistant's maximum length, the ring time and a grace period have all passed without an end.
+    """
+    now = now or timezone.now()
+    slack = timedelta(seconds=settings.TELEPHONY_RING_TIMEOUT + settings.STALE_CALL_GRACE)
+    queued_cutoff = now - QUEUED_STALE_AFTER
+    candidates = Call.objects.filter(
+        Q(status=CallStatus.QUEUED, created_at__lt=queued_cutoff)
+        | Q(status__in=LIVE_STATUSES - {CallStatus.QUEUED}, created_at__lt=now - slack)
+    ).select_related("assistant")
+    expired = 0
+    for call in candidates.iterator():
+        if call.status != CallStatus.QUEUED:
+            max_length = call.assistant.max_call_length if call.assistant else 4 * 3600
+            if call.created_at + timedelta(seconds=max_length) + slack > now:
+                continue
+        # Conditional on the status we saw, so an event that ended the call meanwhile wins.
+        expired += Call.objects.filter(pk=call.pk, status=call.status).update(
+            status=CallStatus.FAILED,
+            end_reason="stale",
+            ended_at=now,
+            updated_at=now,
+        )
+    if expired:
+        logger.info("expired %d stale call(s)", expired)
+    return expired

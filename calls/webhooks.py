@@ -1,0 +1,131 @@
+"""Provider webhooks: /telephony/<provider>/answer/<token> and /telephony/<provider>/status/<token>.
+
+The URL's token finds the call; the call's own telephony account (never a global secret) verifies the signature;
+the provider's backend turns the request into a normalized event or an answer document.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from burki.errors import error_body
+from calls.lifecycle import call_event_record
+from calls.models import Call
+from calls.streams import stream_parameters
+from telephony.backends import get_backend
+from telephony.backends.base import (
+    AnswerInstructions,
+    ProviderAccount,
+    TelephonyBackend,
+    TelephonyError,
+    WebhookRequest,
+    WebhookResponse,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_WEBHOOK_BODY = 64 * 1024
+
+
+class WebhookRefused(Exception):
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+def _webhook_request(request: HttpRequest) -> WebhookRequest:
+    body = request.body  # read first: the raw bytes are what Telnyx and Vonage sign
+    form = request.content_type == "application/x-www-form-urlencoded" and request.method == "POST"
+    params = request.POST.dict() if form else request.GET.dict()
+    return WebhookRequest(
+        method=request.method or "GET",
+        url=request.build_absolute_uri(),
+        headers={key.lower(): value for key, value in request.headers.items()},
+        body=body,
+        params=params,
+    )
+
+
+def _verified_call(request: HttpRequest, provider: str, token: str) -> tuple[Call, TelephonyBackend, WebhookRequest]:
+    length = request.headers.get("Content-Length") or "0"
+    if not length.isdigit() or int(length) > MAX_WEBHOOK_BODY:
+        raise WebhookRefused(413, "Request body too large.")
+    call = Call.objects.select_related("telephony_account").filter(token=token, provider=provider).first()
+    if call is None:
+        raise WebhookRefused(404, "Not found.")
+    try:
+        backend = get_backend(provider)
+    except TelephonyError:
+        raise WebhookRefused(404, "Not found.") from None
+    webhook = _webhook_request(request)
+    account = call.telephony_account
+    verified = False
+    if account is not None:
+        ref = ProviderAccount(id=account.pk, provider=account.provider, credentials=account.credentials)
+        try:
+            verified = backend.verify_webhook(ref, webhook)
+        except Exception:  # a malformed signature must read as "not verified", never as a 500
+            logger.warning("%s webhook for call %s: signature check raised", provider, call.pk, exc_info=True)
+    if not verified:
+        logger.warning(
+            "%s webhook for call %s refused: missing, invalid or stale signature (from %s)",
+            provider,
+            call.pk,
+            request.META.get("REMOTE_ADDR"),
+        )
+        raise WebhookRefused(403, "Invalid webhook signature.")
+    return call, backend, webhook
+
+
+def _refusal(exc: WebhookRefused) -> JsonResponse:
+    response = JsonResponse(error_body(exc.detail), status=exc.status)
+    # We have logged the refusal already, without the path: it holds the call's token, which django.request
+    # would otherwise write to the log.
+    response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
+
+
+def _http(response: WebhookResponse) -> HttpResponse:
+    return HttpResponse(response.content, content_type=response.content_type, status=response.status)
+
+
+def answer_instructions(call: Call) -> AnswerInstructions:
+    return AnswerInstructions(
+        stream_url=settings.MEDIA_STREAM_URL or None,
+        parameters=stream_parameters(call),
+        say=call.welcome_message or "Hello.",
+        from_number=call.from_number,
+        to_number=call.to_number,
+    )
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def answer(request: HttpRequest, provider: str, token: str) -> HttpResponse:
+    try:
+        call, backend, _ = _verified_call(request, provider, token)
+    except WebhookRefused as exc:
+        return _refusal(exc)
+    return _http(backend.answer(answer_instructions(call)))
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def status(request: HttpRequest, provider: str, token: str) -> HttpResponse:
+    try:
+        call, backend, webhook = _verified_call(request, provider, token)
+        try:
+            event = backend.parse_event(webhook)
+        except ValueError as exc:
+            raise WebhookRefused(400, f"Unreadable event: {exc}") from None
+    except WebhookRefused as exc:
+        return _refusal(exc)
+    if event is not None:
+        call_event_record(call=call, event=event)
+    return _http(backend.acknowledge())
