@@ -132,7 +132,7 @@ def test_a_bad_signature_is_403_changes_nothing_and_logs_a_warning_without_secre
 
 
 def test_an_account_signs_only_its_own_calls(placed: Call) -> None:
-    other_account = ProviderAccount(id=placed.telephony_account_id + 1000, provider="sandbox", credentials={})
+    other_account = ProviderAccount(id=(placed.telephony_account_id or 0) + 1000, provider="sandbox", credentials={})
     path = f"/telephony/sandbox/status/{placed.token}"
     raw = json.dumps({"event": "ringing", "event_id": "r"}).encode()
     stamp = str(int(time.time()))
