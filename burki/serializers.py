@@ -6,6 +6,8 @@ from typing import Any
 
 from rest_framework import serializers
 
+from burki.models import ApiKey, Organization
+
 
 class StrictCharField(serializers.CharField):
     default_error_messages = {"invalid": "Must be a string."}
@@ -28,3 +30,31 @@ class StrictIntegerField(serializers.IntegerField):
 class IdField(StrictIntegerField):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(min_value=1, max_value=2**62, **kwargs)
+
+
+class ApiKeyCreateInput(serializers.Serializer[Any]):
+    name = StrictCharField(max_length=100)
+
+
+class ApiKeyOutput(serializers.ModelSerializer[ApiKey]):
+    class Meta:
+        model = ApiKey
+        fields = [
+            "id",
+            "organization_id",
+            "name",
+            "prefix",
+            "is_active",
+            "created_by_id",
+            "created_at",
+            "last_used_at",
+            "revoked_at",
+        ]
+        read_only_fields = fields
+
+
+class OrganizationOutput(serializers.ModelSerializer[Organization]):
+    class Meta:
+        model = Organization
+        fields = ["id", "name", "slug", "created_at", "updated_at"]
+        read_only_fields = fields

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from burki import views
+from burki import api, views
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
@@ -13,6 +13,11 @@ urlpatterns = [
     path("telephony/", include("calls.webhook_urls")),
     path("api/v1/auth/token", TokenObtainPairView.as_view(), name="auth-token"),
     path("api/v1/auth/token/refresh", TokenRefreshView.as_view(), name="auth-token-refresh"),
+    path("api/v1/organization", api.OrganizationApi.as_view(), name="organization"),
+    # Burki's historical path for the same thing; listed before the assistants' {id} routes.
+    path("api/v1/assistants/me/organization", api.OrganizationApi.as_view(), name="organization-alias"),
+    path("api/v1/api-keys", api.ApiKeyListApi.as_view(), name="api-key-list"),
+    path("api/v1/api-keys/<int:key_id>", api.ApiKeyDetailApi.as_view(), name="api-key-detail"),
     path("api/v1/", include("calls.urls")),
     path("api/v1/", include("telephony.urls")),
     path("api/v1/", include("assistants.urls")),

@@ -1,13 +1,18 @@
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time
 from typing import Any
 
+from django.utils import timezone
 from rest_framework import serializers
 
 from assistants.models import Assistant, ConversationFlow
 from burki.serializers import IdField, StrictCharField
 from calls.models import Call, CallEvent
+from calls.selectors import CallFilters
 from calls.services import MAX_AGENDA, MAX_WELCOME_MESSAGE
+from telephony.numbers import InvalidPhoneNumber, normalize_e164
+from telephony.status import CallStatus
 
 
 class CallInitiateInput(serializers.Serializer[Any]):
@@ -138,3 +143,66 @@ class CallContextOutput(serializers.ModelSerializer[Call]):
             "flow",
         ]
         read_only_fields = fields
+
+
+class FlexibleDateTimeField(serializers.DateTimeField):
+    """ISO 8601 date-time, or a plain date (the start of that day, or its end with `end_of_day`)."""
+
+    def __init__(self, *, end_of_day: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.end_of_day = end_of_day
+
+    def to_internal_value(self, value: Any) -> datetime:
+        if isinstance(value, str) and len(value) == 10:
+            try:
+                day = date.fromisoformat(value)
+            except ValueError:
+                self.fail("invalid", format="YYYY-MM-DD or an ISO 8601 date-time")
+            moment = datetime.combine(day, time.max if self.end_of_day else time.min)
+            return timezone.make_aware(moment, UTC)
+        return super().to_internal_value(value)
+
+
+class CallListFilters(serializers.Serializer[Any]):
+    status = serializers.ChoiceField(choices=CallStatus.choices, required=False)
+    assistant_id = serializers.IntegerField(min_value=1, max_value=2**62, required=False)
+    customer_phone = serializers.CharField(max_length=32, required=False)
+    call_sid = serializers.CharField(max_length=128, required=False)
+    date_from = FlexibleDateTimeField(required=False)
+    date_to = FlexibleDateTimeField(required=False, end_of_day=True)
+
+    def validate_customer_phone(self, value: str) -> str:
+        try:
+            return normalize_e164(value)
+        except InvalidPhoneNumber as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs.get("date_from") and attrs.get("date_to") and attrs["date_from"] > attrs["date_to"]:
+            raise serializers.ValidationError({"date_to": ["Must not be before date_from."]})
+        return attrs
+
+    def filters(self) -> CallFilters:
+        data = self.validated_data
+        return CallFilters(
+            status=data.get("status"),
+            assistant_id=data.get("assistant_id"),
+            customer_phone=data.get("customer_phone"),
+            call_sid=data.get("call_sid"),
+            created_from=data.get("date_from"),
+            created_to=data.get("date_to"),
+        )
+
+
+class CallTerminateOutput(serializers.Serializer[Call]):
+    success = serializers.SerializerMethodField()
+    message = serializers.SerializerMethodField()
+    call_id = serializers.IntegerField(source="pk")
+    call_sid = serializers.CharField()
+    status = serializers.CharField()
+
+    def get_success(self, call: Call) -> bool:
+        return True
+
+    def get_message(self, call: Call) -> str:
+        return "Call terminated"

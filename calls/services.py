@@ -16,11 +16,12 @@ from assistants.models import Assistant, ConversationFlow, PhoneNumber
 from assistants.selectors import assistant_get, phone_number_get_active
 from burki.errors import BadGateway, Conflict, GatewayTimeout, InvalidInput, NotFound, TooManyRequests
 from burki.models import Organization
+from calls.lifecycle import call_event_record
 from calls.models import Call
 from calls.streams import stream_parameters
 from calls.templating import render, variables_errors
 from telephony.backends import get_backend
-from telephony.backends.base import DialRequest, ProviderAccount, TelephonyError
+from telephony.backends.base import DialRequest, ProviderAccount, ProviderEvent, TelephonyError
 from telephony.backends.sandbox import SandboxBackend
 from telephony.numbers import InvalidPhoneNumber, mask_number, normalize_e164
 from telephony.status import CallStatus
@@ -253,7 +254,7 @@ def _record_dial_failure(call: Call, exc: TelephonyError) -> None:
     logger.warning("call %s: %s dial %s: %s", call.pk, call.provider, exc.kind, exc)
 
 
-def _service_error(call: Call, exc: TelephonyError) -> Exception:
+def _service_error(call: Call, exc: TelephonyError, *, refused: str = "refused the call") -> Exception:
     extra = {"call_id": call.pk, "status": call.status, "provider": call.provider, "provider_code": exc.code}
     if exc.kind == TelephonyError.RATE_LIMITED:
         return TooManyRequests(
@@ -263,11 +264,41 @@ def _service_error(call: Call, exc: TelephonyError) -> Exception:
         )
     if exc.kind == TelephonyError.UNAVAILABLE:
         return GatewayTimeout(
-            f"The telephony provider did not answer: {exc.message}. The call's outcome is unknown until the "
+            f"The telephony provider did not answer: {exc.message}. The outcome is unknown until the "
             "provider reports it.",
             extra=extra,
         )
-    return BadGateway(f"The telephony provider refused the call: {exc}", extra=extra)
+    return BadGateway(f"The telephony provider {refused}: {exc}", extra=extra)
+
+
+def call_terminate(*, call: Call) -> Call:
+    """Hang up a live call through its provider, and record the end right away."""
+    if call.is_over:
+        raise InvalidInput(f"Call {call.pk} is already over (status {call.status}).")
+    account = call.telephony_account
+    if account is None or not call.call_sid:
+        raise Conflict(f"Call {call.pk} cannot be hung up: its telephony account no longer exists.")
+    try:
+        get_backend(call.provider).hangup(
+            ProviderAccount(id=account.pk, provider=account.provider, credentials=account.credentials), call.call_sid
+        )
+    except TelephonyError as exc:
+        logger.warning("call %s: %s hang-up %s: %s", call.pk, call.provider, exc.kind, exc)
+        raise _service_error(call, exc, refused="refused to hang up") from exc
+    # The provider's own final event follows; recording the end now means the API answers with the truth
+    # at once, and the later event (terminal already) changes nothing.
+    answered = call.status == CallStatus.IN_PROGRESS
+    call_event_record(
+        call=call,
+        event=ProviderEvent(
+            event_type="terminated-by-api",
+            key="burki:terminate",
+            status=CallStatus.COMPLETED if answered else CallStatus.CANCELED,
+            end_reason="terminated",
+            payload={"requested_by": "api"},
+        ),
+    )
+    return call
 
 
 def call_simulate(*, call: Call) -> list[tuple[str, int]]:

@@ -8,7 +8,9 @@ from calls import views
 urlpatterns = [
     re_path(r"^calls/initiate/?$", views.CallInitiateApi.as_view(), name="call-initiate"),
     path("calls", views.CallListApi.as_view(), name="call-list"),
+    path("calls/sid/<str:call_sid>", views.CallBySidApi.as_view(), name="call-by-sid"),
     path("calls/<int:call_id>", views.CallDetailApi.as_view(), name="call-detail"),
     path("calls/<int:call_id>/context", views.CallContextApi.as_view(), name="call-context"),
     path("calls/<int:call_id>/events", views.CallEventListApi.as_view(), name="call-events"),
+    path("calls/<str:call_sid>/terminate", views.CallTerminateApi.as_view(), name="call-terminate"),
 ]

@@ -14,9 +14,17 @@ from burki.errors import NotFound
 from burki.pagination import page_params, paginate
 from burki.tenancy import OrganizationAPIView
 from calls.models import Call
-from calls.selectors import call_get, call_list
-from calls.serializers import CallContextOutput, CallEventOutput, CallInitiateInput, CallInitiateOutput, CallOutput
-from calls.services import call_initiate
+from calls.selectors import call_get, call_get_by_sid, call_list
+from calls.serializers import (
+    CallContextOutput,
+    CallEventOutput,
+    CallInitiateInput,
+    CallInitiateOutput,
+    CallListFilters,
+    CallOutput,
+    CallTerminateOutput,
+)
+from calls.services import call_initiate, call_terminate
 from calls.streams import InvalidStreamToken, stream_token_call_id, stream_token_matches
 
 
@@ -40,9 +48,11 @@ class CallInitiateApi(OrganizationAPIView):
 class CallListApi(OrganizationAPIView):
     def get(self, request: Request) -> Response:
         skip, limit = page_params(request)
+        filters = CallListFilters(data=request.query_params.dict())
+        filters.is_valid(raise_exception=True)
         return Response(
             paginate(
-                call_list(organization=self.organization),
+                call_list(organization=self.organization, filters=filters.filters()),
                 skip=skip,
                 limit=limit,
                 serialize=lambda calls: list(CallOutput(calls, many=True).data),
@@ -56,6 +66,23 @@ class CallDetailApi(OrganizationAPIView):
         if call is None:
             raise NotFound("Call not found.")
         return Response(CallOutput(call).data)
+
+
+class CallBySidApi(OrganizationAPIView):
+    def get(self, request: Request, call_sid: str) -> Response:
+        call = call_get_by_sid(organization=self.organization, call_sid=call_sid)
+        if call is None:
+            raise NotFound("Call not found.")
+        return Response(CallOutput(call).data)
+
+
+class CallTerminateApi(OrganizationAPIView):
+    def post(self, request: Request, call_sid: str) -> Response:
+        call = call_get_by_sid(organization=self.organization, call_sid=call_sid)
+        if call is None:
+            raise NotFound("Call not found.")
+        call = call_terminate(call=call)
+        return Response(CallTerminateOutput(call).data)
 
 
 @dataclass(frozen=True)

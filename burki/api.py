@@ -1,0 +1,50 @@
+"""The organization's own resources: its API keys, and itself."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import User
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from burki.errors import NotFound
+from burki.pagination import page_params, paginate
+from burki.selectors import api_key_get, api_key_list
+from burki.serializers import ApiKeyCreateInput, ApiKeyOutput, OrganizationOutput
+from burki.services import api_key_create, api_key_revoke
+from burki.tenancy import OrganizationAPIView
+
+
+class ApiKeyListApi(OrganizationAPIView):
+    def get(self, request: Request) -> Response:
+        skip, limit = page_params(request)
+        return Response(
+            paginate(
+                api_key_list(organization=self.organization),
+                skip=skip,
+                limit=limit,
+                serialize=lambda keys: list(ApiKeyOutput(keys, many=True).data),
+            )
+        )
+
+    def post(self, request: Request) -> Response:
+        data = ApiKeyCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = request.user if isinstance(request.user, User) else None
+        key, raw = api_key_create(organization=self.organization, name=data.validated_data["name"], created_by=user)
+        # The only response that ever carries the raw key.
+        return Response({**ApiKeyOutput(key).data, "key": raw}, status=status.HTTP_201_CREATED)
+
+
+class ApiKeyDetailApi(OrganizationAPIView):
+    def delete(self, request: Request, key_id: int) -> Response:
+        key = api_key_get(organization=self.organization, key_id=key_id)
+        if key is None:
+            raise NotFound("API key not found.")
+        api_key_revoke(api_key=key)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class OrganizationApi(OrganizationAPIView):
+    def get(self, request: Request) -> Response:
+        return Response(OrganizationOutput(self.organization).data)
