@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from assistants.models import Assistant, ConversationFlow, PhoneNumber
@@ -230,7 +230,18 @@ def _dial(call: Call, *, account: ProviderAccount, time_limit: int) -> None:
     call.call_sid = result.call_sid
     call.status = result.status
     call.started_at = timezone.now()
-    call.save(update_fields=["call_sid", "status", "started_at", "updated_at"])
+    try:
+        with transaction.atomic():
+            call.save(update_fields=["call_sid", "status", "started_at", "updated_at"])
+    except IntegrityError:
+        # The provider dialled but reused an id we hold for another call: keep this call honest (outcome
+        # unknown, id not ours to claim) rather than fail the request with nothing recorded.
+        call.call_sid = None
+        call.status = CallStatus.UNKNOWN
+        call.error_message = f"The provider returned call id {result.call_sid}, already recorded for another call."
+        call.save(update_fields=["status", "error_message", "updated_at"])
+        logger.error("call %s: %s returned a duplicate call id", call.pk, call.provider)
+        raise BadGateway(call.error_message, extra={"call_id": call.pk, "status": call.status}) from None
     logger.info(
         "call %s placed via %s to %s as %s",
         call.pk,

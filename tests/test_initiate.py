@@ -440,3 +440,21 @@ def test_a_number_whose_provider_has_no_backend_fails_cleanly(api: Any, organiza
 
     assert response.status_code == 502
     assert Call.objects.get().status == "failed"
+
+
+class FixedSidBackend(TelephonyBackend):
+    def dial(self, account: ProviderAccount, request: DialRequest) -> DialResult:
+        return DialResult(call_sid="SAME-SID")
+
+
+@override_settings(TELEPHONY_BACKENDS={"sandbox": {"BACKEND": f"{__name__}.FixedSidBackend"}})
+def test_a_provider_id_already_on_record_leaves_the_call_unknown_not_a_500(api: Any, number: Any) -> None:
+    first = initiate(api)
+    second = initiate(api)
+
+    assert first.status_code == 200
+    assert second.status_code == 502
+    assert "already recorded" in second.json()["detail"]
+    latest = Call.objects.get(pk=second.json()["call_id"])
+    assert (latest.status, latest.call_sid) == ("unknown", None)
+    assert Call.objects.count() == 2
