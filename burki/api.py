@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import User
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from burki.errors import NotFound
-from burki.pagination import page_params, paginate
+from burki.pagination import PageParams, page_params, paginate
+from burki.schema import page_of
 from burki.selectors import api_key_get, api_key_list
-from burki.serializers import ApiKeyCreateInput, ApiKeyOutput, OrganizationOutput
+from burki.serializers import ApiKeyCreatedOutput, ApiKeyCreateInput, ApiKeyOutput, OrganizationOutput
 from burki.services import api_key_create, api_key_revoke
 from burki.tenancy import OrganizationAPIView
 
 
 class ApiKeyListApi(OrganizationAPIView):
+    @extend_schema(operation_id="api_keys_list", parameters=[PageParams], responses=page_of(ApiKeyOutput, "ApiKeyPage"))
     def get(self, request: Request) -> Response:
         skip, limit = page_params(request)
         return Response(
@@ -27,6 +30,12 @@ class ApiKeyListApi(OrganizationAPIView):
             )
         )
 
+    @extend_schema(
+        operation_id="api_keys_create",
+        summary="Create an API key (the raw key is in this response only)",
+        request=ApiKeyCreateInput,
+        responses={201: ApiKeyCreatedOutput},
+    )
     def post(self, request: Request) -> Response:
         data = ApiKeyCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -37,6 +46,7 @@ class ApiKeyListApi(OrganizationAPIView):
 
 
 class ApiKeyDetailApi(OrganizationAPIView):
+    @extend_schema(operation_id="api_keys_revoke", summary="Revoke an API key", responses={204: None})
     def delete(self, request: Request, key_id: int) -> Response:
         key = api_key_get(organization=self.organization, key_id=key_id)
         if key is None:
@@ -46,5 +56,6 @@ class ApiKeyDetailApi(OrganizationAPIView):
 
 
 class OrganizationApi(OrganizationAPIView):
+    @extend_schema(summary="The caller's organization", responses=OrganizationOutput)
     def get(self, request: Request) -> Response:
         return Response(OrganizationOutput(self.organization).data)

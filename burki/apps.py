@@ -11,4 +11,4 @@ class BurkiConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from burki import checks  # noqa: F401  (registers the system checks)
+        from burki import checks, schema  # noqa: F401  (registers the system checks and OpenAPI extensions)

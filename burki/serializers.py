@@ -53,6 +53,14 @@ class ApiKeyOutput(serializers.ModelSerializer[ApiKey]):
         read_only_fields = fields
 
 
+class ApiKeyCreatedOutput(ApiKeyOutput):
+    key = serializers.CharField(help_text="The raw key: shown in this response only, stored only as a hash.")
+
+    class Meta(ApiKeyOutput.Meta):
+        fields = [*ApiKeyOutput.Meta.fields, "key"]
+        read_only_fields = fields
+
+
 class OrganizationOutput(serializers.ModelSerializer[Organization]):
     class Meta:
         model = Organization

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-from django.urls import path, re_path
+from django.urls import path
 
 from calls import views
 
 # Mounted under /api/v1/. Literal paths come before the {id} ones so they are never shadowed.
 urlpatterns = [
-    re_path(r"^calls/initiate/?$", views.CallInitiateApi.as_view(), name="call-initiate"),
+    path("calls/initiate", views.CallInitiateApi.as_view(), name="call-initiate"),
+    path("calls/initiate/", views.CallInitiateSlashApi.as_view()),
     path("calls", views.CallListApi.as_view(), name="call-list"),
     path("calls/sid/<str:call_sid>", views.CallBySidApi.as_view(), name="call-by-sid"),
     path("calls/<int:call_id>", views.CallDetailApi.as_view(), name="call-detail"),

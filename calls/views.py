@@ -3,6 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import IsAuthenticated
@@ -11,7 +12,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from burki.errors import NotFound
-from burki.pagination import page_params, paginate
+from burki.pagination import PageParams, page_params, paginate
+from burki.schema import ErrorSerializer, page_of
 from burki.tenancy import OrganizationAPIView
 from calls.models import Call
 from calls.selectors import call_get, call_get_by_sid, call_list
@@ -27,8 +29,21 @@ from calls.serializers import (
 from calls.services import call_initiate, call_terminate
 from calls.streams import InvalidStreamToken, stream_token_call_id, stream_token_matches
 
+PROVIDER_ERRORS = {
+    409: OpenApiResponse(ErrorSerializer, description="Inactive assistant, flow or telephony account."),
+    429: OpenApiResponse(ErrorSerializer, description="The provider is rate limiting (see Retry-After)."),
+    502: OpenApiResponse(ErrorSerializer, description="The provider refused; the call is recorded as failed."),
+    504: OpenApiResponse(ErrorSerializer, description="The provider did not answer; the call is unknown."),
+}
+
 
 class CallInitiateApi(OrganizationAPIView):
+    @extend_schema(
+        operation_id="calls_initiate",
+        summary="Place an outbound call",
+        request=CallInitiateInput,
+        responses={200: CallInitiateOutput, **PROVIDER_ERRORS},
+    )
     def post(self, request: Request) -> Response:
         data = CallInitiateInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -45,7 +60,25 @@ class CallInitiateApi(OrganizationAPIView):
         return Response(CallInitiateOutput(call).data)
 
 
+@extend_schema_view(
+    post=extend_schema(operation_id="calls_initiate_root", summary="Place an outbound call (root path)")
+)
+class CallInitiateRootApi(CallInitiateApi):
+    """Burki serves initiate at the root too; existing clients call it there."""
+
+
+@extend_schema_view(post=extend_schema(exclude=True))
+class CallInitiateSlashApi(CallInitiateApi):
+    """The same operation for clients that add a trailing slash; documented once, without it."""
+
+
 class CallListApi(OrganizationAPIView):
+    @extend_schema(
+        operation_id="calls_list",
+        summary="List calls, newest first",
+        parameters=[PageParams, CallListFilters],
+        responses=page_of(CallOutput, "CallPage"),
+    )
     def get(self, request: Request) -> Response:
         skip, limit = page_params(request)
         filters = CallListFilters(data=request.query_params.dict())
@@ -61,6 +94,7 @@ class CallListApi(OrganizationAPIView):
 
 
 class CallDetailApi(OrganizationAPIView):
+    @extend_schema(operation_id="calls_get", summary="Get a call", responses=CallOutput)
     def get(self, request: Request, call_id: int) -> Response:
         call = call_get(organization=self.organization, call_id=call_id)
         if call is None:
@@ -69,6 +103,7 @@ class CallDetailApi(OrganizationAPIView):
 
 
 class CallBySidApi(OrganizationAPIView):
+    @extend_schema(operation_id="calls_get_by_sid", summary="Get a call by its provider call id", responses=CallOutput)
     def get(self, request: Request, call_sid: str) -> Response:
         call = call_get_by_sid(organization=self.organization, call_sid=call_sid)
         if call is None:
@@ -77,6 +112,12 @@ class CallBySidApi(OrganizationAPIView):
 
 
 class CallTerminateApi(OrganizationAPIView):
+    @extend_schema(
+        operation_id="calls_terminate",
+        summary="Hang up a live call",
+        request=None,
+        responses={200: CallTerminateOutput, **PROVIDER_ERRORS},
+    )
     def post(self, request: Request, call_sid: str) -> Response:
         call = call_get_by_sid(organization=self.organization, call_sid=call_sid)
         if call is None:
@@ -117,6 +158,11 @@ class CallContextApi(APIView):
     authentication_classes = [StreamTokenAuthentication]
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(
+        operation_id="calls_context",
+        summary="What the voice engine needs to begin (stream token only)",
+        responses=CallContextOutput,
+    )
     def get(self, request: Request, call_id: int) -> Response:
         principal = request.user
         if not isinstance(principal, StreamPrincipal) or principal.call_id != call_id:
@@ -130,6 +176,12 @@ class CallContextApi(APIView):
 
 
 class CallEventListApi(OrganizationAPIView):
+    @extend_schema(
+        operation_id="calls_events",
+        summary="A call's provider events, oldest first",
+        parameters=[PageParams],
+        responses=page_of(CallEventOutput, "CallEventPage"),
+    )
     def get(self, request: Request, call_id: int) -> Response:
         call = call_get(organization=self.organization, call_id=call_id)
         if call is None:

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from burki.errors import NotFound
-from burki.pagination import page_params, paginate
+from burki.pagination import PageParams, page_params, paginate
+from burki.schema import page_of
 from burki.tenancy import OrganizationAPIView
 from telephony.models import TelephonyAccount
 from telephony.selectors import telephony_account_get, telephony_account_list
@@ -14,6 +16,11 @@ from telephony.services import telephony_account_create, telephony_account_delet
 
 
 class TelephonyAccountListApi(OrganizationAPIView):
+    @extend_schema(
+        operation_id="telephony_accounts_list",
+        parameters=[PageParams],
+        responses=page_of(TelephonyAccountOutput, "TelephonyAccountPage"),
+    )
     def get(self, request: Request) -> Response:
         skip, limit = page_params(request)
         return Response(
@@ -25,6 +32,11 @@ class TelephonyAccountListApi(OrganizationAPIView):
             )
         )
 
+    @extend_schema(
+        operation_id="telephony_accounts_create",
+        request=TelephonyAccountCreateInput,
+        responses={201: TelephonyAccountOutput},
+    )
     def post(self, request: Request) -> Response:
         data = TelephonyAccountCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -39,9 +51,13 @@ class TelephonyAccountDetailApi(OrganizationAPIView):
             raise NotFound("Telephony account not found.")
         return account
 
+    @extend_schema(operation_id="telephony_accounts_get", responses=TelephonyAccountOutput)
     def get(self, request: Request, account_id: int) -> Response:
         return Response(TelephonyAccountOutput(self._account(account_id)).data)
 
+    @extend_schema(
+        operation_id="telephony_accounts_update", request=TelephonyAccountUpdateInput, responses=TelephonyAccountOutput
+    )
     def patch(self, request: Request, account_id: int) -> Response:
         account = self._account(account_id)
         data = TelephonyAccountUpdateInput(data=request.data)
@@ -49,6 +65,7 @@ class TelephonyAccountDetailApi(OrganizationAPIView):
         account = telephony_account_update(account=account, **data.validated_data)
         return Response(TelephonyAccountOutput(account).data)
 
+    @extend_schema(operation_id="telephony_accounts_delete", responses={204: None})
     def delete(self, request: Request, account_id: int) -> Response:
         telephony_account_delete(account=self._account(account_id))
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,66 @@
+"""OpenAPI: the bearer security schemes, and the error envelope documented on every operation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import inline_serializer
+from rest_framework import serializers
+
+
+class ErrorSerializer(serializers.Serializer[Any]):
+    detail = serializers.CharField(help_text="Human-readable reason.")
+    errors = serializers.DictField(
+        child=serializers.JSONField(), required=False, help_text="Per-field messages, for invalid input."
+    )
+
+
+def page_of(item: type[serializers.Serializer[Any]], name: str) -> serializers.Serializer[Any]:
+    """The documented shape of a Burki list: {"items", "total", "skip", "limit"}."""
+    return inline_serializer(
+        name=name,
+        fields={
+            "items": item(many=True),
+            "total": serializers.IntegerField(),
+            "skip": serializers.IntegerField(),
+            "limit": serializers.IntegerField(),
+        },
+    )
+
+
+class BurkiAutoSchema(AutoSchema):
+    """Adds the error responses every operation can give, so clients see the envelope everywhere."""
+
+    def _get_response_bodies(self, direction: str = "response") -> dict[str, Any]:
+        responses: dict[str, Any] = super()._get_response_bodies(direction)
+        codes = ["400", "401", "403", "404"] if self.get_auth() else ["400", "404"]
+        for code in codes:
+            if code not in responses:
+                responses[code] = self._get_response_for_code(ErrorSerializer, code, direction=direction)
+        return responses
+
+
+class BearerAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = "burki.authentication.BearerAuthentication"
+    name = "BearerAuth"
+
+    def get_security_definition(self, auto_schema: AutoSchema) -> dict[str, str]:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An organization API key (burki_…) or a JWT access token from /api/v1/auth/token.",
+        }
+
+
+class StreamTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "calls.views.StreamTokenAuthentication"
+    name = "StreamToken"
+
+    def get_security_definition(self, auto_schema: AutoSchema) -> dict[str, str]:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "The call's stream token, handed to the voice engine with the media stream.",
+        }
