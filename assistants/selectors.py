@@ -38,3 +38,14 @@ def phone_number_get(*, organization: Organization, number_id: int) -> PhoneNumb
 
 def flow_get(*, organization: Organization, flow_id: int) -> ConversationFlow | None:
     return ConversationFlow.objects.filter(organization=organization, pk=flow_id).first()
+
+
+def assistant_list(*, organization: Organization, active_only: bool = False) -> QuerySet[Assistant]:
+    assistants = Assistant.objects.filter(organization=organization)
+    if active_only:
+        assistants = assistants.filter(is_active=True)
+    return assistants.order_by("name", "id")
+
+
+def flow_list(*, organization: Organization) -> QuerySet[ConversationFlow]:
+    return ConversationFlow.objects.filter(organization=organization).order_by("name", "id")

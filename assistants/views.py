@@ -4,10 +4,31 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from assistants.models import PhoneNumber
-from assistants.selectors import phone_number_get, phone_number_list
-from assistants.serializers import PhoneNumberCreateInput, PhoneNumberOutput, PhoneNumberUpdateInput
-from assistants.services import phone_number_create, phone_number_delete, phone_number_update
+from assistants.models import Assistant, ConversationFlow, PhoneNumber
+from assistants.selectors import assistant_get, assistant_list, flow_get, flow_list, phone_number_get, phone_number_list
+from assistants.serializers import (
+    AssistantCreateInput,
+    AssistantListParams,
+    AssistantOutput,
+    AssistantUpdateInput,
+    FlowCreateInput,
+    FlowOutput,
+    FlowUpdateInput,
+    PhoneNumberCreateInput,
+    PhoneNumberOutput,
+    PhoneNumberUpdateInput,
+)
+from assistants.services import (
+    assistant_create,
+    assistant_delete,
+    assistant_update,
+    flow_create,
+    flow_delete,
+    flow_update,
+    phone_number_create,
+    phone_number_delete,
+    phone_number_update,
+)
 from burki.errors import NotFound
 from burki.pagination import page_params, paginate
 from burki.tenancy import OrganizationAPIView
@@ -51,4 +72,88 @@ class PhoneNumberDetailApi(OrganizationAPIView):
 
     def delete(self, request: Request, number_id: int) -> Response:
         phone_number_delete(number=self._number(number_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AssistantListApi(OrganizationAPIView):
+    def get(self, request: Request) -> Response:
+        skip, limit = page_params(request)
+        params = AssistantListParams(data={k: v for k, v in request.query_params.items() if k == "active_only"})
+        params.is_valid(raise_exception=True)
+        return Response(
+            paginate(
+                assistant_list(organization=self.organization, **params.validated_data),
+                skip=skip,
+                limit=limit,
+                serialize=lambda assistants: list(AssistantOutput(assistants, many=True).data),
+            )
+        )
+
+    def post(self, request: Request) -> Response:
+        data = AssistantCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        assistant = assistant_create(organization=self.organization, **data.validated_data)
+        return Response(AssistantOutput(assistant).data, status=status.HTTP_201_CREATED)
+
+
+class AssistantDetailApi(OrganizationAPIView):
+    def _assistant(self, assistant_id: int) -> Assistant:
+        assistant = assistant_get(organization=self.organization, assistant_id=assistant_id)
+        if assistant is None:
+            raise NotFound("Assistant not found.")
+        return assistant
+
+    def get(self, request: Request, assistant_id: int) -> Response:
+        return Response(AssistantOutput(self._assistant(assistant_id)).data)
+
+    def patch(self, request: Request, assistant_id: int) -> Response:
+        assistant = self._assistant(assistant_id)
+        data = AssistantUpdateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        assistant = assistant_update(assistant=assistant, **data.validated_data)
+        return Response(AssistantOutput(assistant).data)
+
+    def delete(self, request: Request, assistant_id: int) -> Response:
+        assistant_delete(assistant=self._assistant(assistant_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class FlowListApi(OrganizationAPIView):
+    def get(self, request: Request) -> Response:
+        skip, limit = page_params(request)
+        return Response(
+            paginate(
+                flow_list(organization=self.organization),
+                skip=skip,
+                limit=limit,
+                serialize=lambda flows: list(FlowOutput(flows, many=True).data),
+            )
+        )
+
+    def post(self, request: Request) -> Response:
+        data = FlowCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        flow = flow_create(organization=self.organization, **data.validated_data)
+        return Response(FlowOutput(flow).data, status=status.HTTP_201_CREATED)
+
+
+class FlowDetailApi(OrganizationAPIView):
+    def _flow(self, flow_id: int) -> ConversationFlow:
+        flow = flow_get(organization=self.organization, flow_id=flow_id)
+        if flow is None:
+            raise NotFound("Flow not found.")
+        return flow
+
+    def get(self, request: Request, flow_id: int) -> Response:
+        return Response(FlowOutput(self._flow(flow_id)).data)
+
+    def patch(self, request: Request, flow_id: int) -> Response:
+        flow = self._flow(flow_id)
+        data = FlowUpdateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        flow = flow_update(flow=flow, **data.validated_data)
+        return Response(FlowOutput(flow).data)
+
+    def delete(self, request: Request, flow_id: int) -> Response:
+        flow_delete(flow=self._flow(flow_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
