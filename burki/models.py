@@ -2,8 +2,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from typing import Any
 
+import phonenumbers
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 
 API_KEY_PREFIX = "burki_"
@@ -11,9 +15,31 @@ API_KEY_PREFIX = "burki_"
 API_KEY_VISIBLE_CHARS = 12
 
 
+def validate_country_codes(value: Any) -> None:
+    supported = phonenumbers.SUPPORTED_REGIONS
+    if not isinstance(value, list) or not all(isinstance(code, str) and code in supported for code in value):
+        raise ValidationError('A list of ISO 3166 alpha-2 country codes, upper case (e.g. "US").')
+
+
 class Organization(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=64, unique=True)
+    max_concurrent_calls = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Live calls at once. Empty: the server default (BURKI_MAX_CONCURRENT_CALLS).",
+    )
+    allowed_destination_countries = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_country_codes],
+        help_text='ISO 3166 codes the organization may call, e.g. ["US", "CA"]. Empty: every country.',
+    )
+    block_premium_destinations = models.BooleanField(
+        default=True,
+        help_text="Refuse premium-rate, shared-cost, personal, pager, UAN and voicemail numbers (toll fraud).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -74,3 +100,23 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class IdempotencyRecord(models.Model):
+    """A request made with an Idempotency-Key, and the response it got, replayed to repeats of it."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    # Hash of the operation and its body: the same key with another body is a client bug, not a repeat.
+    fingerprint = models.CharField(max_length=64)
+    # Empty while the first request is still being processed.
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization", "key"], name="idempotency_unique_key")]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.organization_id})"

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 
-
-class ErrorSerializer(serializers.Serializer[Any]):
-    detail = serializers.CharField(help_text="Human-readable reason.")
-    errors = serializers.DictField(
-        child=serializers.JSONField(), required=False, help_text="Per-field messages, for invalid input."
-    )
+# Built inline: a serializer class cannot declare a field named `errors` (DRF's own attribute).
+ErrorSerializer = inline_serializer(
+    name="Error",
+    fields={
+        "detail": serializers.CharField(help_text="Human-readable reason."),
+        "errors": serializers.DictField(
+            child=serializers.JSONField(), required=False, help_text="Per-field messages, for invalid input."
+        ),
+    },
+)
 
 
 def page_of(item: type[serializers.Serializer[Any]], name: str) -> serializers.Serializer[Any]:
@@ -33,7 +37,7 @@ def page_of(item: type[serializers.Serializer[Any]], name: str) -> serializers.S
 class BurkiAutoSchema(AutoSchema):
     """Adds the error responses every operation can give, so clients see the envelope everywhere."""
 
-    def _get_response_bodies(self, direction: str = "response") -> dict[str, Any]:
+    def _get_response_bodies(self, direction: Literal["request", "response"] = "response") -> dict[str, Any]:
         responses: dict[str, Any] = super()._get_response_bodies(direction)
         codes = ["400", "401", "403", "404"] if self.get_auth() else ["400", "404"]
         for code in codes:

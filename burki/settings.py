@@ -122,6 +122,10 @@ MEDIA_STREAM_URL = env.str("MEDIA_STREAM_URL", default="")
 STREAM_TOKEN_TTL = env.int("STREAM_TOKEN_TTL", default=600)
 # Slack before a call with no end reported is declared stale (see `manage.py expire_stale_calls`).
 STALE_CALL_GRACE = env.int("STALE_CALL_GRACE", default=300)
+# Live calls an organization may have at once, unless its own max_concurrent_calls says otherwise.
+BURKI_MAX_CONCURRENT_CALLS = env.int("BURKI_MAX_CONCURRENT_CALLS", default=10)
+# How long a response stored under an Idempotency-Key is replayed.
+IDEMPOTENCY_TTL = env.int("IDEMPOTENCY_TTL", default=24 * 3600)
 # Provider webhook requests older than this (by their signed timestamp) are refused as replays.
 WEBHOOK_MAX_AGE = env.int("WEBHOOK_MAX_AGE", default=300)
 # The *_API_BASE_URL / *_API_HOST variables point an SDK at a regional edge, or at a fake server in tests.
@@ -148,7 +152,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["burki.authentication.BearerAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["burki.parsers.SafeJSONParser"],
     "EXCEPTION_HANDLER": "burki.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "burki.schema.BurkiAutoSchema",
     "UNAUTHENTICATED_USER": None,

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from burki.models import Organization
 from calls.models import Call, CallEvent
 from telephony.backends.base import ProviderEvent
 from telephony.status import LIVE_STATUSES, TERMINAL_STATUSES, CallStatus
@@ -86,7 +87,7 @@ def _apply(call: Call, event: ProviderEvent, *, now: datetime) -> list[str]:
     return changed
 
 
-def calls_expire_stale(*, now: datetime | None = None) -> int:
+def calls_expire_stale(*, now: datetime | None = None, organization: Organization | None = None) -> int:
     """Fail every call that should have ended long ago; safe to run at any frequency.
 
     `queued` past a few minutes never reached the provider. Any other live call (including `unknown`) is stale
@@ -99,6 +100,8 @@ def calls_expire_stale(*, now: datetime | None = None) -> int:
         Q(status=CallStatus.QUEUED, created_at__lt=queued_cutoff)
         | Q(status__in=LIVE_STATUSES - {CallStatus.QUEUED}, created_at__lt=now - slack)
     ).select_related("assistant")
+    if organization is not None:
+        candidates = candidates.filter(organization=organization)
     expired = 0
     for call in candidates.iterator():
         if call.status != CallStatus.QUEUED:

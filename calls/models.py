@@ -53,6 +53,7 @@ class Call(models.Model):
             models.Index(fields=["organization", "-created_at"]),
             models.Index(fields=["organization", "status"]),
             models.Index(fields=["call_sid"]),
+            models.Index(fields=["telephony_account", "created_at"]),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -206,3 +206,28 @@ class CallTerminateOutput(serializers.Serializer[Call]):
 
     def get_message(self, call: Call) -> str:
         return "Call terminated"
+
+
+class CallValidateOutput(serializers.Serializer[Any]):
+    """What initiate would do with the same body."""
+
+    valid = serializers.SerializerMethodField()
+    message = serializers.SerializerMethodField()
+    from_number = serializers.CharField()
+    to_number = serializers.CharField()
+    assistant_id = serializers.IntegerField(source="assistant.pk")
+    flow_id = serializers.SerializerMethodField()
+    telephony_provider = serializers.CharField(source="number.telephony_account.provider")
+    telephony_account_id = serializers.IntegerField(source="number.telephony_account.pk")
+    welcome_message = serializers.CharField()
+    agenda = serializers.CharField()
+    variables = serializers.DictField()
+
+    def get_valid(self, plan: Any) -> bool:
+        return True
+
+    def get_message(self, plan: Any) -> str:
+        return "The call would be placed."
+
+    def get_flow_id(self, plan: Any) -> int | None:
+        return plan.flow.pk if plan.flow is not None else None

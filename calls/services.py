@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -14,17 +16,19 @@ from django.utils import timezone
 
 from assistants.models import Assistant, ConversationFlow, PhoneNumber
 from assistants.selectors import assistant_get, phone_number_get_active
-from burki.errors import BadGateway, Conflict, GatewayTimeout, InvalidInput, NotFound, TooManyRequests
+from burki.errors import BadGateway, Conflict, Forbidden, GatewayTimeout, InvalidInput, NotFound, TooManyRequests
 from burki.models import Organization
-from calls.lifecycle import call_event_record
+from calls.lifecycle import call_event_record, calls_expire_stale
 from calls.models import Call
+from calls.policy import destination_refusal
 from calls.streams import stream_parameters
 from calls.templating import render, variables_errors
 from telephony.backends import get_backend
 from telephony.backends.base import DialRequest, ProviderAccount, ProviderEvent, TelephonyError
 from telephony.backends.sandbox import SandboxBackend
+from telephony.models import TelephonyAccount
 from telephony.numbers import InvalidPhoneNumber, mask_number, normalize_e164
-from telephony.status import CallStatus
+from telephony.status import LIVE_STATUSES, CallStatus
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +113,9 @@ def call_plan(
     number = phone_number_get_active(organization=organization, number=from_e164)
     if number is None:
         raise NotFound(f"No phone number {from_e164} in your organization.")
+    refusal = destination_refusal(organization=organization, to_number=to_e164)
+    if refusal:
+        raise Forbidden(refusal)
 
     # Resolution order from the published spec: explicit assistant, then the number's flow, then its assistant.
     flow = None
@@ -184,6 +191,7 @@ def call_initiate(
     account = plan.number.telephony_account
     # Committed before the provider is asked: whatever happens next, the call is on record.
     with transaction.atomic():
+        _check_capacity(organization=organization, account=account, lock=True)
         call = Call.objects.create(
             organization=organization,
             assistant=plan.assistant,
@@ -205,6 +213,69 @@ def call_initiate(
         time_limit=plan.assistant.max_call_length,
     )
     return call
+
+
+def call_validate(
+    *,
+    organization: Organization,
+    from_number: object,
+    to_number: object,
+    assistant_id: int | None = None,
+    welcome_message: str | None = None,
+    agenda: str | None = None,
+    variables: Mapping[str, Any] | None = None,
+) -> CallPlan:
+    """Every check initiate makes (ownership, assistant, templates, policy, limits); records and dials nothing."""
+    plan = call_plan(
+        organization=organization,
+        from_number=from_number,
+        to_number=to_number,
+        assistant_id=assistant_id,
+        welcome_message=welcome_message,
+        agenda=agenda,
+        variables=variables,
+    )
+    _check_capacity(organization=organization, account=plan.number.telephony_account, lock=False)
+    return plan
+
+
+def _check_capacity(*, organization: Organization, account: TelephonyAccount, lock: bool) -> None:
+    """The organization's live-call limit and the account's calls-per-second, across every server process.
+
+    With `lock`, the organization's row is locked until the caller's transaction ends, so concurrent initiates
+    of one organization count and insert one at a time; the provider is asked only after that commits.
+    """
+    if lock:
+        list(Organization.objects.select_for_update().filter(pk=organization.pk).values_list("pk"))
+    limit = organization.max_concurrent_calls or settings.BURKI_MAX_CONCURRENT_CALLS
+    live = Call.objects.filter(organization=organization, status__in=LIVE_STATUSES)
+    if live.count() >= limit:
+        # A call that never reported its end must not hold its slot forever: expire stale ones, then recount.
+        freed = lock and calls_expire_stale(organization=organization) > 0
+        if not freed or live.count() >= limit:
+            raise TooManyRequests(
+                f"Concurrent call limit reached: your organization may have {limit} live calls at once.",
+                retry_after=5,
+                extra={"limit": "max_concurrent_calls"},
+            )
+
+    per_second = account.effective_calls_per_second
+    if per_second:
+        now = timezone.now()
+        recent = list(
+            Call.objects.filter(telephony_account=account, created_at__gt=now - timedelta(seconds=1))
+            .order_by("-created_at")
+            .values_list("created_at", flat=True)[:per_second]
+        )
+        if len(recent) >= per_second:
+            # The slot frees when the oldest of the last `per_second` calls leaves the one-second window.
+            wait = (recent[-1] + timedelta(seconds=1) - now).total_seconds()
+            raise TooManyRequests(
+                f"Call rate limit reached: the {account.get_provider_display()} account '{account.name}' places at "
+                f"most {per_second} call(s) per second.",
+                retry_after=max(1, math.ceil(wait)),
+                extra={"limit": "calls_per_second"},
+            )
 
 
 def _dial(call: Call, *, account: ProviderAccount, time_limit: int) -> None:

@@ -8,6 +8,7 @@ from calls import views
 urlpatterns = [
     path("calls/initiate", views.CallInitiateApi.as_view(), name="call-initiate"),
     path("calls/initiate/", views.CallInitiateSlashApi.as_view()),
+    path("calls/validate", views.CallValidateApi.as_view(), name="call-validate"),
     path("calls", views.CallListApi.as_view(), name="call-list"),
     path("calls/sid/<str:call_sid>", views.CallBySidApi.as_view(), name="call-by-sid"),
     path("calls/<int:call_id>", views.CallDetailApi.as_view(), name="call-detail"),

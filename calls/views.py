@@ -3,7 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import IsAuthenticated
@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from burki.errors import NotFound
+from burki.idempotency import idempotent
 from burki.pagination import PageParams, page_params, paginate
 from burki.schema import ErrorSerializer, page_of
 from burki.tenancy import OrganizationAPIView
@@ -25,13 +26,16 @@ from calls.serializers import (
     CallListFilters,
     CallOutput,
     CallTerminateOutput,
+    CallValidateOutput,
 )
-from calls.services import call_initiate, call_terminate
+from calls.services import call_initiate, call_terminate, call_validate
 from calls.streams import InvalidStreamToken, stream_token_call_id, stream_token_matches
 
 PROVIDER_ERRORS = {
-    409: OpenApiResponse(ErrorSerializer, description="Inactive assistant, flow or telephony account."),
-    429: OpenApiResponse(ErrorSerializer, description="The provider is rate limiting (see Retry-After)."),
+    403: OpenApiResponse(ErrorSerializer, description="The destination policy refuses the number."),
+    409: OpenApiResponse(ErrorSerializer, description="Inactive assistant, flow or account; key in use."),
+    422: OpenApiResponse(ErrorSerializer, description="Idempotency-Key reused with a different request."),
+    429: OpenApiResponse(ErrorSerializer, description="A limit of ours or the provider's (see Retry-After)."),
     502: OpenApiResponse(ErrorSerializer, description="The provider refused; the call is recorded as failed."),
     504: OpenApiResponse(ErrorSerializer, description="The provider did not answer; the call is unknown."),
 }
@@ -42,21 +46,29 @@ class CallInitiateApi(OrganizationAPIView):
         operation_id="calls_initiate",
         summary="Place an outbound call",
         request=CallInitiateInput,
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                description="Retry safely: a repeat with the same key and body gets the first response.",
+            )
+        ],
         responses={200: CallInitiateOutput, **PROVIDER_ERRORS},
     )
     def post(self, request: Request) -> Response:
-        data = CallInitiateInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        body = data.validated_data
-        call = call_initiate(
+        return idempotent(
+            self,
+            request,
             organization=self.organization,
-            from_number=body["from_phone_number"],
-            to_number=body["to_phone_number"],
-            assistant_id=body.get("assistant_id"),
-            welcome_message=body.get("welcome_message"),
-            agenda=body.get("agenda"),
-            variables=body.get("variables"),
+            operation="calls.initiate",
+            handler=lambda: self._initiate(request),
+            # Stored once a call exists (placed, refused or unknown); input errors release the key for a fix.
+            keep=lambda response: isinstance(response.data, dict) and "call_id" in response.data,
         )
+
+    def _initiate(self, request: Request) -> Response:
+        call = call_initiate(organization=self.organization, **_initiate_input(request))
         return Response(CallInitiateOutput(call).data)
 
 
@@ -70,6 +82,32 @@ class CallInitiateRootApi(CallInitiateApi):
 @extend_schema_view(post=extend_schema(exclude=True))
 class CallInitiateSlashApi(CallInitiateApi):
     """The same operation for clients that add a trailing slash; documented once, without it."""
+
+
+class CallValidateApi(OrganizationAPIView):
+    @extend_schema(
+        operation_id="calls_validate",
+        summary="Run every check of initiate without recording or dialling anything",
+        request=CallInitiateInput,
+        responses={200: CallValidateOutput, 403: ErrorSerializer, 409: ErrorSerializer, 429: ErrorSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        plan = call_validate(organization=self.organization, **_initiate_input(request))
+        return Response(CallValidateOutput(plan).data)
+
+
+def _initiate_input(request: Request) -> dict[str, Any]:
+    data = CallInitiateInput(data=request.data)
+    data.is_valid(raise_exception=True)
+    body = data.validated_data
+    return {
+        "from_number": body["from_phone_number"],
+        "to_number": body["to_phone_number"],
+        "assistant_id": body.get("assistant_id"),
+        "welcome_message": body.get("welcome_message"),
+        "agenda": body.get("agenda"),
+        "variables": body.get("variables"),
+    }
 
 
 class CallListApi(OrganizationAPIView):

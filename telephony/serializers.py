@@ -25,12 +25,14 @@ class TelephonyAccountCreateInput(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=100)
     is_active = serializers.BooleanField(default=True)
     credentials = CredentialsField(allow_empty=True)
+    calls_per_second = serializers.IntegerField(min_value=0, max_value=1000, required=False, allow_null=True)
 
 
 class TelephonyAccountUpdateInput(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=100, required=False)
     is_active = serializers.BooleanField(required=False)
     credentials = CredentialsField(required=False)
+    calls_per_second = serializers.IntegerField(min_value=0, max_value=1000, required=False, allow_null=True)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if "provider" in self.initial_data:
@@ -48,6 +50,8 @@ class TelephonyAccountOutput(serializers.ModelSerializer[TelephonyAccount]):
             "name",
             "is_active",
             "credentials_hint",
+            "calls_per_second",
+            "effective_calls_per_second",
             "created_at",
             "updated_at",
         ]

@@ -20,7 +20,13 @@ def _checked_credentials(provider: str, credentials: Mapping[str, Any]) -> dict[
 
 
 def telephony_account_create(
-    *, organization: Organization, provider: str, name: str, credentials: Mapping[str, Any], is_active: bool = True
+    *,
+    organization: Organization,
+    provider: str,
+    name: str,
+    credentials: Mapping[str, Any],
+    is_active: bool = True,
+    calls_per_second: int | None = None,
 ) -> TelephonyAccount:
     account = TelephonyAccount(
         organization=organization,
@@ -28,6 +34,7 @@ def telephony_account_create(
         name=name,
         is_active=is_active,
         credentials=_checked_credentials(provider, credentials),
+        calls_per_second=calls_per_second,
     )
     account.save()
     return account
@@ -39,7 +46,11 @@ def telephony_account_update(
     name: str | None = None,
     is_active: bool | None = None,
     credentials: Mapping[str, Any] | None = None,
+    calls_per_second: int | Any | None = ...,
 ) -> TelephonyAccount:
+    if calls_per_second is not ...:
+        # None is a value here: back to the provider's default.
+        account.calls_per_second = calls_per_second
     if name is not None:
         account.name = name
     if is_active is not None:

@@ -57,6 +57,8 @@ def test_an_account_is_created_with_write_only_credentials_and_a_masked_hint(
         "name",
         "is_active",
         "credentials_hint",
+        "calls_per_second",
+        "effective_calls_per_second",
         "created_at",
         "updated_at",
     }

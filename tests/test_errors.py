@@ -49,3 +49,12 @@ def test_health_check_answers_when_the_database_does() -> None:
 
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "database": "ok"}
+
+
+def test_a_pathologically_nested_body_is_400_not_a_crash(api: Any, number: Any) -> None:
+    body = "[" * 5000 + "]" * 5000
+
+    response = api.post("/calls/initiate", data=body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert "nested too deeply" in response.json()["detail"]
