@@ -50,6 +50,7 @@ lint: install-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 	DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run -v0
+	DEBUG=1 $(BIN)/python manage.py spectacular --validate --fail-on-warn --file /dev/null
 
 format: install-dev
 	$(BIN)/ruff format .

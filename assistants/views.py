@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -30,11 +31,17 @@ from assistants.services import (
     phone_number_update,
 )
 from burki.errors import NotFound
-from burki.pagination import page_params, paginate
+from burki.pagination import PageParams, page_params, paginate
+from burki.schema import ErrorSerializer, page_of
 from burki.tenancy import OrganizationAPIView
 
 
 class PhoneNumberListApi(OrganizationAPIView):
+    @extend_schema(
+        operation_id="phone_numbers_list",
+        parameters=[PageParams],
+        responses=page_of(PhoneNumberOutput, "PhoneNumberPage"),
+    )
     def get(self, request: Request) -> Response:
         skip, limit = page_params(request)
         return Response(
@@ -46,6 +53,9 @@ class PhoneNumberListApi(OrganizationAPIView):
             )
         )
 
+    @extend_schema(
+        operation_id="phone_numbers_create", request=PhoneNumberCreateInput, responses={201: PhoneNumberOutput}
+    )
     def post(self, request: Request) -> Response:
         data = PhoneNumberCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -60,9 +70,11 @@ class PhoneNumberDetailApi(OrganizationAPIView):
             raise NotFound("Phone number not found.")
         return number
 
+    @extend_schema(operation_id="phone_numbers_get", responses=PhoneNumberOutput)
     def get(self, request: Request, number_id: int) -> Response:
         return Response(PhoneNumberOutput(self._number(number_id)).data)
 
+    @extend_schema(operation_id="phone_numbers_update", request=PhoneNumberUpdateInput, responses=PhoneNumberOutput)
     def patch(self, request: Request, number_id: int) -> Response:
         number = self._number(number_id)
         data = PhoneNumberUpdateInput(data=request.data)
@@ -70,12 +82,18 @@ class PhoneNumberDetailApi(OrganizationAPIView):
         number = phone_number_update(number=number, **data.validated_data)
         return Response(PhoneNumberOutput(number).data)
 
+    @extend_schema(operation_id="phone_numbers_delete", responses={204: None})
     def delete(self, request: Request, number_id: int) -> Response:
         phone_number_delete(number=self._number(number_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class AssistantListApi(OrganizationAPIView):
+    @extend_schema(
+        operation_id="assistants_list",
+        parameters=[PageParams, AssistantListParams],
+        responses=page_of(AssistantOutput, "AssistantPage"),
+    )
     def get(self, request: Request) -> Response:
         skip, limit = page_params(request)
         params = AssistantListParams(data={k: v for k, v in request.query_params.items() if k == "active_only"})
@@ -89,6 +107,7 @@ class AssistantListApi(OrganizationAPIView):
             )
         )
 
+    @extend_schema(operation_id="assistants_create", request=AssistantCreateInput, responses={201: AssistantOutput})
     def post(self, request: Request) -> Response:
         data = AssistantCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -103,9 +122,11 @@ class AssistantDetailApi(OrganizationAPIView):
             raise NotFound("Assistant not found.")
         return assistant
 
+    @extend_schema(operation_id="assistants_get", responses=AssistantOutput)
     def get(self, request: Request, assistant_id: int) -> Response:
         return Response(AssistantOutput(self._assistant(assistant_id)).data)
 
+    @extend_schema(operation_id="assistants_update", request=AssistantUpdateInput, responses=AssistantOutput)
     def patch(self, request: Request, assistant_id: int) -> Response:
         assistant = self._assistant(assistant_id)
         data = AssistantUpdateInput(data=request.data)
@@ -113,12 +134,14 @@ class AssistantDetailApi(OrganizationAPIView):
         assistant = assistant_update(assistant=assistant, **data.validated_data)
         return Response(AssistantOutput(assistant).data)
 
+    @extend_schema(operation_id="assistants_delete", responses={204: None, 409: ErrorSerializer})
     def delete(self, request: Request, assistant_id: int) -> Response:
         assistant_delete(assistant=self._assistant(assistant_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class FlowListApi(OrganizationAPIView):
+    @extend_schema(operation_id="flows_list", parameters=[PageParams], responses=page_of(FlowOutput, "FlowPage"))
     def get(self, request: Request) -> Response:
         skip, limit = page_params(request)
         return Response(
@@ -130,6 +153,7 @@ class FlowListApi(OrganizationAPIView):
             )
         )
 
+    @extend_schema(operation_id="flows_create", request=FlowCreateInput, responses={201: FlowOutput})
     def post(self, request: Request) -> Response:
         data = FlowCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -144,9 +168,11 @@ class FlowDetailApi(OrganizationAPIView):
             raise NotFound("Flow not found.")
         return flow
 
+    @extend_schema(operation_id="flows_get", responses=FlowOutput)
     def get(self, request: Request, flow_id: int) -> Response:
         return Response(FlowOutput(self._flow(flow_id)).data)
 
+    @extend_schema(operation_id="flows_update", request=FlowUpdateInput, responses=FlowOutput)
     def patch(self, request: Request, flow_id: int) -> Response:
         flow = self._flow(flow_id)
         data = FlowUpdateInput(data=request.data)
@@ -154,6 +180,7 @@ class FlowDetailApi(OrganizationAPIView):
         flow = flow_update(flow=flow, **data.validated_data)
         return Response(FlowOutput(flow).data)
 
+    @extend_schema(operation_id="flows_delete", responses={204: None, 409: ErrorSerializer})
     def delete(self, request: Request, flow_id: int) -> Response:
         flow_delete(flow=self._flow(flow_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
