@@ -1,0 +1,195 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+
+from assistants.models import Assistant, PhoneNumber
+from burki.errors import ServiceError
+from burki.models import Organization
+from calls.models import Call, CallEvent
+from calls.services import call_initiate
+from telephony.numbers import MAX_INPUT_LENGTH
+
+CALL_FIELDS = (
+    "organization",
+    "direction",
+    "status",
+    "from_number",
+    "to_number",
+    "provider",
+    "call_sid",
+    "phone_number",
+    "telephony_account",
+    "assistant",
+    "flow",
+    "welcome_message",
+    "agenda",
+    "variables",
+    "metadata",
+    "error_message",
+    "end_reason",
+    "duration",
+    "started_at",
+    "answered_at",
+    "ended_at",
+    "created_at",
+    "updated_at",
+)
+CALL_EVENT_FIELDS = ("call", "received_at", "provider", "event_type", "status", "key", "payload")
+
+# The service names its inputs as the API does; errors land on the form field the operator filled in.
+SERVICE_ERROR_FIELDS = {
+    "to_phone_number": "to_number",
+    "assistant_id": "assistant",
+    "welcome_message": "welcome_message",
+    "agenda": "agenda",
+    "variables": "variables",
+}
+
+
+class ReadOnlyAdminMixin:
+    """History is written by the call services and provider webhooks only, never by hand."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class CallEventInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = CallEvent
+    extra = 0
+    fields = CALL_EVENT_FIELDS[1:]
+    readonly_fields = CALL_EVENT_FIELDS[1:]
+
+
+class PlaceTestCallForm(forms.Form):
+    to_number = forms.CharField(
+        label="Destination number", max_length=MAX_INPUT_LENGTH, help_text="E.164, e.g. +14155550199."
+    )
+    assistant = forms.ModelChoiceField(
+        queryset=Assistant.objects.none(), required=False, empty_label="The number's own (its flow or assistant)"
+    )
+    welcome_message = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        help_text="Blank: the assistant's own. Supports {{variable}} placeholders.",
+    )
+    agenda = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    variables = forms.JSONField(
+        required=False,
+        initial=dict,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text='A JSON object, e.g. {"name": "Ada"}.',
+    )
+
+    def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        assistant = self.fields["assistant"]
+        assert isinstance(assistant, forms.ModelChoiceField)
+        assistant.queryset = Assistant.objects.filter(organization=organization)
+
+    def clean_variables(self) -> dict[str, Any]:
+        value = self.cleaned_data.get("variables")
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise forms.ValidationError("Must be a JSON object.")
+        return value
+
+
+@admin.register(Call)
+class CallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["id", "created_at", "organization", "from_number", "to_number", "status", "provider", "duration"]
+    list_select_related = ["organization"]
+    search_fields = ["call_sid", "from_number", "to_number", "organization__name", "organization__slug"]
+    list_filter = ["status", "provider", "direction", "organization"]
+    date_hierarchy = "created_at"
+    fields = CALL_FIELDS
+    readonly_fields = CALL_FIELDS
+    inlines = [CallEventInline]
+
+    def get_urls(self) -> list[URLPattern]:
+        custom = [
+            path(
+                "place-test-call/<int:number_id>/",
+                self.admin_site.admin_view(self.place_test_call_view),
+                name="calls_call_place_test_call",
+            )
+        ]
+        return custom + super().get_urls()
+
+    def place_test_call_view(self, request: HttpRequest, number_id: int) -> HttpResponse:
+        """Place a call from this number exactly as POST /calls/initiate would, as the number's organization."""
+        # Calls cannot be added by hand (see has_add_permission); the permission still says who may place one.
+        if not request.user.has_perm("calls.add_call"):
+            raise PermissionDenied
+        number = get_object_or_404(
+            PhoneNumber.objects.select_related("organization", "telephony_account", "assistant", "flow"),
+            pk=number_id,
+        )
+        form = PlaceTestCallForm(request.POST if request.method == "POST" else None, organization=number.organization)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                call = call_initiate(
+                    organization=number.organization,
+                    from_number=number.phone_number,
+                    to_number=data["to_number"],
+                    assistant_id=data["assistant"].pk if data["assistant"] else None,
+                    welcome_message=data["welcome_message"] or None,
+                    agenda=data["agenda"] or None,
+                    variables=data["variables"],
+                )
+            except ServiceError as exc:
+                _add_service_error(form, exc)
+            else:
+                self.message_user(
+                    request,
+                    f"Call {call.pk} placed from {call.from_number} to {call.to_number}: "
+                    f"provider call id {call.call_sid or '—'}, status {call.status}.",
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(reverse("admin:calls_call_change", args=[call.pk]))
+
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Place a test call",
+            "subtitle": number.phone_number,
+            "opts": self.opts,
+            "number": number,
+            "number_url": reverse("admin:assistants_phonenumber_change", args=[number.pk]),
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/calls/place_test_call.html", context)
+
+
+def _add_service_error(form: PlaceTestCallForm, exc: ServiceError) -> None:
+    form.add_error(None, exc.detail)
+    for name, problems in (exc.errors or {}).items():
+        field = SERVICE_ERROR_FIELDS.get(name)
+        for problem in problems if isinstance(problems, list) else [problems]:
+            form.add_error(field, str(problem) if field else f"{name}: {problem}")
+    if "call_id" in exc.extra:
+        form.add_error(None, f"Call {exc.extra['call_id']} is recorded as {exc.extra['status']}.")
+
+
+@admin.register(CallEvent)
+class CallEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["call", "event_type", "status", "provider", "received_at"]
+    list_select_related = ["call"]
+    search_fields = ["call__call_sid", "event_type", "key"]
+    list_filter = ["provider", "status"]
+    fields = CALL_EVENT_FIELDS
+    readonly_fields = CALL_EVENT_FIELDS
