@@ -17,6 +17,8 @@ class CallFilters:
     call_sid: str | None = None
     created_from: datetime | None = None
     created_to: datetime | None = None
+    min_duration: int | None = None
+    max_duration: int | None = None
 
 
 def call_list(*, organization: Organization, filters: CallFilters | None = None) -> QuerySet[Call]:
@@ -35,6 +37,10 @@ def call_list(*, organization: Organization, filters: CallFilters | None = None)
         calls = calls.filter(created_at__gte=filters.created_from)
     if filters.created_to:
         calls = calls.filter(created_at__lte=filters.created_to)
+    if filters.min_duration is not None:
+        calls = calls.filter(duration__gte=filters.min_duration)
+    if filters.max_duration is not None:
+        calls = calls.filter(duration__lte=filters.max_duration)
     return calls
 
 

@@ -170,6 +170,8 @@ class CallListFilters(serializers.Serializer[Any]):
     call_sid = serializers.CharField(max_length=128, required=False)
     date_from = FlexibleDateTimeField(required=False)
     date_to = FlexibleDateTimeField(required=False, end_of_day=True)
+    min_duration = serializers.IntegerField(min_value=0, max_value=10**7, required=False)
+    max_duration = serializers.IntegerField(min_value=0, max_value=10**7, required=False)
 
     def validate_customer_phone(self, value: str) -> str:
         try:
@@ -191,6 +193,8 @@ class CallListFilters(serializers.Serializer[Any]):
             call_sid=data.get("call_sid"),
             created_from=data.get("date_from"),
             created_to=data.get("date_to"),
+            min_duration=data.get("min_duration"),
+            max_duration=data.get("max_duration"),
         )
 
 

@@ -54,6 +54,16 @@ def test_calls_filter_by_dates_inclusive_of_whole_days(api: Any, organization: A
     assert ids(api.get("/api/v1/calls?date_from=2027-01-01")) == []
 
 
+def test_calls_filter_by_duration_as_the_burki_sdk_sends_it(api: Any, organization: Any) -> None:
+    short = CallFactory(organization=organization, status="completed", duration=5)
+    long = CallFactory(organization=organization, status="completed", duration=300)
+    CallFactory(organization=organization, status="queued", duration=None)
+
+    assert ids(api.get("/api/v1/calls?min_duration=60")) == [long.pk]
+    assert ids(api.get("/api/v1/calls?max_duration=60")) == [short.pk]
+    assert api.get("/api/v1/calls?min_duration=-1").status_code == 400
+
+
 @pytest.mark.parametrize(
     "query",
     [
