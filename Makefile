@@ -25,6 +25,7 @@ install-dev: $(VENV)/.installed-dev
 
 # Development mode: DEBUG on, so the secret and encryption keys have development defaults.
 run: export DEBUG ?= 1
+run: export PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
 run: install
 	$(BIN)/python manage.py migrate --noinput -v0
 	$(BIN)/python manage.py seed_demo
