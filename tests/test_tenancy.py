@@ -1,0 +1,157 @@
+"""Tenant isolation across the whole API: another organization's object is a 404 that reveals nothing."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from assistants.models import Assistant, ConversationFlow, PhoneNumber
+from burki.models import ApiKey
+from calls.models import Call
+from telephony.backends import sandbox
+from telephony.models import TelephonyAccount
+from tests.factories import (
+    ApiKeyFactory,
+    CallFactory,
+    ConversationFlowFactory,
+    OrganizationFactory,
+    PhoneNumberFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+MARKER = "Zebediah"  # in every name of the other organization's objects: it must never appear in a response
+LIST_ENDPOINTS = [
+    "/api/v1/calls",
+    "/api/v1/assistants",
+    "/api/v1/flows",
+    "/api/v1/phone-numbers",
+    "/api/v1/telephony/accounts",
+    "/api/v1/api-keys",
+]
+
+
+@pytest.fixture
+def theirs() -> dict[str, Any]:
+    other = OrganizationFactory(name=f"{MARKER} Inc", slug="zeb")
+    flow = ConversationFlowFactory(organization=other, name=f"{MARKER} flow")
+    flow.base_assistant.name = f"{MARKER} assistant"
+    flow.base_assistant.save()
+    number = PhoneNumberFactory(
+        organization=other, phone_number="+14155550177", friendly_name=f"{MARKER} line", assistant=flow.base_assistant
+    )
+    number.telephony_account.name = f"{MARKER} account"
+    number.telephony_account.save()
+    call = CallFactory(
+        organization=other,
+        assistant=flow.base_assistant,
+        telephony_account=number.telephony_account,
+        call_sid="CAzebediah",
+        status="in-progress",
+        welcome_message=f"Hello {MARKER}",
+    )
+    key = ApiKeyFactory(organization=other, name=f"{MARKER} key")
+    return {"call": call, "assistant": flow.base_assistant, "flow": flow, "number": number, "key": key}
+
+
+def object_urls(theirs: dict[str, Any]) -> list[tuple[str, str]]:
+    call, assistant, flow, number, key = (theirs[k] for k in ("call", "assistant", "flow", "number", "key"))
+    account = number.telephony_account
+    return [
+        ("get", f"/api/v1/calls/{call.pk}"),
+        ("get", f"/api/v1/calls/sid/{call.call_sid}"),
+        ("get", f"/api/v1/calls/{call.pk}/events"),
+        ("post", f"/api/v1/calls/{call.call_sid}/terminate"),
+        ("get", f"/api/v1/assistants/{assistant.pk}"),
+        ("patch", f"/api/v1/assistants/{assistant.pk}"),
+        ("delete", f"/api/v1/assistants/{assistant.pk}"),
+        ("get", f"/api/v1/flows/{flow.pk}"),
+        ("patch", f"/api/v1/flows/{flow.pk}"),
+        ("delete", f"/api/v1/flows/{flow.pk}"),
+        ("get", f"/api/v1/phone-numbers/{number.pk}"),
+        ("patch", f"/api/v1/phone-numbers/{number.pk}"),
+        ("delete", f"/api/v1/phone-numbers/{number.pk}"),
+        ("get", f"/api/v1/telephony/accounts/{account.pk}"),
+        ("patch", f"/api/v1/telephony/accounts/{account.pk}"),
+        ("delete", f"/api/v1/telephony/accounts/{account.pk}"),
+        ("delete", f"/api/v1/api-keys/{key.pk}"),
+    ]
+
+
+def snapshot() -> list[Any]:
+    tables = [
+        list(model.objects.order_by("pk").values())
+        for model in (Call, Assistant, ConversationFlow, PhoneNumber, TelephonyAccount)
+    ]
+    # The caller's own key records its use; nothing else of any key may change.
+    return [*tables, list(ApiKey.objects.order_by("pk").values("pk", "name", "revoked_at"))]
+
+
+def test_every_object_url_of_another_organization_is_404_revealing_nothing(
+    api: Any, organization: Any, theirs: dict[str, Any]
+) -> None:
+    before = snapshot()
+    patch = {"name": "mine now", "friendly_name": "mine now", "is_active": False, "description": "x"}
+
+    for method, url in object_urls(theirs):
+        response = getattr(api, method)(url, patch, format="json")
+        assert response.status_code == 404, (method, url, response.status_code)
+        body = response.json()
+        assert set(body) == {"detail"}, (method, url, body)
+        text = json.dumps(body)
+        assert MARKER not in text
+        assert "4155550177" not in text
+        assert "CAzebediah" not in text
+
+    assert snapshot() == before
+    assert sandbox.hangups == []
+
+
+@pytest.mark.parametrize("url", LIST_ENDPOINTS)
+def test_every_list_shows_only_the_callers_organization(api: Any, theirs: dict[str, Any], url: str) -> None:
+    response = api.get(url)
+
+    assert response.status_code == 200
+    assert MARKER not in response.content.decode()
+    assert "4155550177" not in response.content.decode()
+
+
+def test_nothing_of_another_organization_can_be_used_to_place_a_call(
+    api: Any, number: Any, theirs: dict[str, Any]
+) -> None:
+    from_theirs = api.post(
+        "/calls/initiate", {"from_phone_number": "+14155550177", "to_phone_number": "+14155550199"}, format="json"
+    )
+    their_assistant = api.post(
+        "/calls/initiate",
+        {
+            "from_phone_number": "+14155550100",
+            "to_phone_number": "+14155550199",
+            "assistant_id": theirs["assistant"].pk,
+        },
+        format="json",
+    )
+
+    assert (from_theirs.status_code, their_assistant.status_code) == (404, 404)
+    assert MARKER not in from_theirs.content.decode() + their_assistant.content.decode()
+    assert sandbox.outbox == []
+
+
+@pytest.mark.parametrize("url", LIST_ENDPOINTS)
+@pytest.mark.parametrize("query", ["limit=0", "limit=101", "limit=-1", "limit=abc", "skip=-1", "skip=abc"])
+def test_every_list_refuses_out_of_range_pagination(api: Any, url: str, query: str) -> None:
+    response = api.get(f"{url}?{query}")
+
+    assert response.status_code == 400
+    assert response.json()["detail"] == "Invalid request."
+    assert set(response.json()["errors"]) <= {"skip", "limit"}
+
+
+@pytest.mark.parametrize("url", LIST_ENDPOINTS)
+def test_every_list_answers_in_burkis_shape(api: Any, url: str) -> None:
+    body = api.get(f"{url}?skip=0&limit=100").json()
+
+    assert set(body) == {"items", "total", "skip", "limit"}
+    assert (body["skip"], body["limit"]) == (0, 100)
