@@ -7,7 +7,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Required, TypedDict, Unpack
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -34,6 +34,17 @@ logger = logging.getLogger(__name__)
 
 MAX_WELCOME_MESSAGE = 1000
 MAX_AGENDA = 4000
+
+
+class CallRequest(TypedDict, total=False):
+    """What a client asks for: the initiate body, before any check (numbers may still be unnormalized)."""
+
+    from_number: Required[object]
+    to_number: Required[object]
+    assistant_id: int | None
+    welcome_message: str | None
+    agenda: str | None
+    variables: Mapping[str, Any] | None
 
 
 @dataclass(frozen=True)
@@ -93,19 +104,12 @@ def _render_texts(*, welcome_template: str, agenda_template: str, variables: Map
     return texts["welcome_message"], texts["agenda"]
 
 
-def call_plan(
-    *,
-    organization: Organization,
-    from_number: object,
-    to_number: object,
-    assistant_id: int | None = None,
-    welcome_message: str | None = None,
-    agenda: str | None = None,
-    variables: Mapping[str, Any] | None = None,
-) -> CallPlan:
+def call_plan(*, organization: Organization, **request: Unpack[CallRequest]) -> CallPlan:
     """Check everything a call needs (numbers, ownership, assistant, templates) without recording or dialling."""
-    from_e164, to_e164 = _normalized_numbers(from_number, to_number)
-    variables = dict(variables or {})
+    from_e164, to_e164 = _normalized_numbers(request["from_number"], request["to_number"])
+    assistant_id = request.get("assistant_id")
+    welcome_message = request.get("welcome_message")
+    variables = dict(request.get("variables") or {})
     problems = variables_errors(variables)
     if problems:
         raise InvalidInput("Invalid request.", errors={"variables": problems})
@@ -139,7 +143,7 @@ def call_plan(
 
     welcome, agenda_text = _render_texts(
         welcome_template=assistant.welcome_message if welcome_message is None else welcome_message,
-        agenda_template=agenda or "",
+        agenda_template=request.get("agenda") or "",
         variables=variables,
     )
     return CallPlan(
@@ -169,25 +173,9 @@ def _stream_url(call: Call) -> str | None:
 
 
 def call_initiate(
-    *,
-    organization: Organization,
-    from_number: object,
-    to_number: object,
-    assistant_id: int | None = None,
-    welcome_message: str | None = None,
-    agenda: str | None = None,
-    variables: Mapping[str, Any] | None = None,
-    metadata: Mapping[str, Any] | None = None,
+    *, organization: Organization, metadata: Mapping[str, Any] | None = None, **request: Unpack[CallRequest]
 ) -> Call:
-    plan = call_plan(
-        organization=organization,
-        from_number=from_number,
-        to_number=to_number,
-        assistant_id=assistant_id,
-        welcome_message=welcome_message,
-        agenda=agenda,
-        variables=variables,
-    )
+    plan = call_plan(organization=organization, **request)
     account = plan.number.telephony_account
     # Committed before the provider is asked: whatever happens next, the call is on record.
     with transaction.atomic():
@@ -215,26 +203,9 @@ def call_initiate(
     return call
 
 
-def call_validate(
-    *,
-    organization: Organization,
-    from_number: object,
-    to_number: object,
-    assistant_id: int | None = None,
-    welcome_message: str | None = None,
-    agenda: str | None = None,
-    variables: Mapping[str, Any] | None = None,
-) -> CallPlan:
+def call_validate(*, organization: Organization, **request: Unpack[CallRequest]) -> CallPlan:
     """Every check initiate makes (ownership, assistant, templates, policy, limits); records and dials nothing."""
-    plan = call_plan(
-        organization=organization,
-        from_number=from_number,
-        to_number=to_number,
-        assistant_id=assistant_id,
-        welcome_message=welcome_message,
-        agenda=agenda,
-        variables=variables,
-    )
+    plan = call_plan(organization=organization, **request)
     _check_capacity(organization=organization, account=plan.number.telephony_account, lock=False)
     return plan
 

@@ -28,7 +28,7 @@ from calls.serializers import (
     CallTerminateOutput,
     CallValidateOutput,
 )
-from calls.services import call_initiate, call_terminate, call_validate
+from calls.services import CallRequest, call_initiate, call_terminate, call_validate
 from calls.streams import InvalidStreamToken, stream_token_call_id, stream_token_matches
 
 PROVIDER_ERRORS = {
@@ -96,7 +96,7 @@ class CallValidateApi(OrganizationAPIView):
         return Response(CallValidateOutput(plan).data)
 
 
-def _initiate_input(request: Request) -> dict[str, Any]:
+def _initiate_input(request: Request) -> CallRequest:
     data = CallInitiateInput(data=request.data)
     data.is_valid(raise_exception=True)
     body = data.validated_data
