@@ -31,7 +31,7 @@ from assistants.services import (
     phone_number_update,
 )
 from burki.errors import NotFound
-from burki.pagination import PageParams, page_params, paginate
+from burki.pagination import PageParams, paginated_response
 from burki.schema import ErrorSerializer, page_of
 from burki.tenancy import OrganizationAPIView
 
@@ -43,15 +43,7 @@ class PhoneNumberListApi(OrganizationAPIView):
         responses=page_of(PhoneNumberOutput, "PhoneNumberPage"),
     )
     def get(self, request: Request) -> Response:
-        skip, limit = page_params(request)
-        return Response(
-            paginate(
-                phone_number_list(organization=self.organization),
-                skip=skip,
-                limit=limit,
-                serialize=lambda numbers: list(PhoneNumberOutput(numbers, many=True).data),
-            )
-        )
+        return paginated_response(request, phone_number_list(organization=self.organization), PhoneNumberOutput)
 
     @extend_schema(
         operation_id="phone_numbers_create", request=PhoneNumberCreateInput, responses={201: PhoneNumberOutput}
@@ -95,16 +87,10 @@ class AssistantListApi(OrganizationAPIView):
         responses=page_of(AssistantOutput, "AssistantPage"),
     )
     def get(self, request: Request) -> Response:
-        skip, limit = page_params(request)
         params = AssistantListParams(data={k: v for k, v in request.query_params.items() if k == "active_only"})
         params.is_valid(raise_exception=True)
-        return Response(
-            paginate(
-                assistant_list(organization=self.organization, **params.validated_data),
-                skip=skip,
-                limit=limit,
-                serialize=lambda assistants: list(AssistantOutput(assistants, many=True).data),
-            )
+        return paginated_response(
+            request, assistant_list(organization=self.organization, **params.validated_data), AssistantOutput
         )
 
     @extend_schema(operation_id="assistants_create", request=AssistantCreateInput, responses={201: AssistantOutput})
@@ -143,15 +129,7 @@ class AssistantDetailApi(OrganizationAPIView):
 class FlowListApi(OrganizationAPIView):
     @extend_schema(operation_id="flows_list", parameters=[PageParams], responses=page_of(FlowOutput, "FlowPage"))
     def get(self, request: Request) -> Response:
-        skip, limit = page_params(request)
-        return Response(
-            paginate(
-                flow_list(organization=self.organization),
-                skip=skip,
-                limit=limit,
-                serialize=lambda flows: list(FlowOutput(flows, many=True).data),
-            )
-        )
+        return paginated_response(request, flow_list(organization=self.organization), FlowOutput)
 
     @extend_schema(operation_id="flows_create", request=FlowCreateInput, responses={201: FlowOutput})
     def post(self, request: Request) -> Response:

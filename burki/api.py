@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from burki.errors import NotFound
-from burki.pagination import PageParams, page_params, paginate
+from burki.pagination import PageParams, paginated_response
 from burki.schema import page_of
 from burki.selectors import api_key_get, api_key_list
 from burki.serializers import ApiKeyCreatedOutput, ApiKeyCreateInput, ApiKeyOutput, OrganizationOutput
@@ -20,15 +20,7 @@ from burki.tenancy import OrganizationAPIView
 class ApiKeyListApi(OrganizationAPIView):
     @extend_schema(operation_id="api_keys_list", parameters=[PageParams], responses=page_of(ApiKeyOutput, "ApiKeyPage"))
     def get(self, request: Request) -> Response:
-        skip, limit = page_params(request)
-        return Response(
-            paginate(
-                api_key_list(organization=self.organization),
-                skip=skip,
-                limit=limit,
-                serialize=lambda keys: list(ApiKeyOutput(keys, many=True).data),
-            )
-        )
+        return paginated_response(request, api_key_list(organization=self.organization), ApiKeyOutput)
 
     @extend_schema(
         operation_id="api_keys_create",

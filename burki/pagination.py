@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.db.models import QuerySet
 from rest_framework import serializers
 from rest_framework.request import Request
+from rest_framework.response import Response
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 100
@@ -24,8 +24,10 @@ def page_params(request: Request) -> tuple[int, int]:
     return params.validated_data["skip"], params.validated_data["limit"]
 
 
-def paginate(
-    queryset: QuerySet[Any], *, skip: int, limit: int, serialize: Callable[[Sequence[Any]], list[Any]]
-) -> dict[str, Any]:
+def paginated_response(
+    request: Request, queryset: QuerySet[Any], output: type[serializers.BaseSerializer[Any]]
+) -> Response:
+    """One page of `queryset` per the request's skip/limit, each item rendered by `output`."""
+    skip, limit = page_params(request)
     items = list(queryset[skip : skip + limit])
-    return {"items": serialize(items), "total": queryset.count(), "skip": skip, "limit": limit}
+    return Response({"items": output(items, many=True).data, "total": queryset.count(), "skip": skip, "limit": limit})

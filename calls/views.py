@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from burki.errors import NotFound
 from burki.idempotency import idempotent
-from burki.pagination import PageParams, page_params, paginate
+from burki.pagination import PageParams, paginated_response
 from burki.schema import ErrorSerializer, page_of
 from burki.tenancy import OrganizationAPIView
 from calls.models import Call
@@ -118,16 +118,10 @@ class CallListApi(OrganizationAPIView):
         responses=page_of(CallOutput, "CallPage"),
     )
     def get(self, request: Request) -> Response:
-        skip, limit = page_params(request)
         filters = CallListFilters(data=request.query_params.dict())
         filters.is_valid(raise_exception=True)
-        return Response(
-            paginate(
-                call_list(organization=self.organization, filters=filters.filters()),
-                skip=skip,
-                limit=limit,
-                serialize=lambda calls: list(CallOutput(calls, many=True).data),
-            )
+        return paginated_response(
+            request, call_list(organization=self.organization, filters=filters.filters()), CallOutput
         )
 
 
@@ -224,12 +218,4 @@ class CallEventListApi(OrganizationAPIView):
         call = call_get(organization=self.organization, call_id=call_id)
         if call is None:
             raise NotFound("Call not found.")
-        skip, limit = page_params(request)
-        return Response(
-            paginate(
-                call.events.order_by("received_at", "id"),
-                skip=skip,
-                limit=limit,
-                serialize=lambda events: list(CallEventOutput(events, many=True).data),
-            )
-        )
+        return paginated_response(request, call.events.order_by("received_at", "id"), CallEventOutput)

@@ -6,7 +6,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from burki.errors import NotFound
-from burki.pagination import PageParams, page_params, paginate
+from burki.pagination import PageParams, paginated_response
 from burki.schema import page_of
 from burki.tenancy import OrganizationAPIView
 from telephony.models import TelephonyAccount
@@ -22,14 +22,8 @@ class TelephonyAccountListApi(OrganizationAPIView):
         responses=page_of(TelephonyAccountOutput, "TelephonyAccountPage"),
     )
     def get(self, request: Request) -> Response:
-        skip, limit = page_params(request)
-        return Response(
-            paginate(
-                telephony_account_list(organization=self.organization),
-                skip=skip,
-                limit=limit,
-                serialize=lambda accounts: list(TelephonyAccountOutput(accounts, many=True).data),
-            )
+        return paginated_response(
+            request, telephony_account_list(organization=self.organization), TelephonyAccountOutput
         )
 
     @extend_schema(
