@@ -36,6 +36,12 @@ if env.str("SECURE_PROXY_SSL_HEADER", default=""):
     _header, _value = env.str("SECURE_PROXY_SSL_HEADER").split(",", 1)
     SECURE_PROXY_SSL_HEADER = (_header.strip(), _value.strip())
 USE_X_FORWARDED_HOST = env.bool("USE_X_FORWARDED_HOST", default=False)
+# The admin's cookies travel only over HTTPS outside development (SECURE_COOKIES=0 to serve it over plain HTTP).
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)
+X_FRAME_OPTIONS = "DENY"
+# For deployments whose proxy does not do it: HSTS, and redirecting http:// to https://.
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
