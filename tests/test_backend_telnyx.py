@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import logging
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -13,14 +12,17 @@ import pytest
 from django.conf import settings
 
 from calls.models import Call
-from telephony.backends.base import DialRequest, ProviderAccount, TelephonyError
+from telephony.backends.base import ProviderAccount, TelephonyError
 from telephony.backends.telnyx import TelnyxBackend
 from tests.fakes.server import FakeProvider
 from tests.fakes.support import (
     FROM_NUMBER,
     TO_NUMBER,
+    assert_call_left_unknown,
     assert_nothing_contains,
     callback_url,
+    dial_request,
+    from_threads,
     initiate,
     modules_loaded_by_importing,
     provider_number,
@@ -66,20 +68,6 @@ def backend_for(fake: FakeProvider) -> TelnyxBackend:
 ACCOUNT = ProviderAccount(id=1, provider="telnyx", credentials=CREDENTIALS)
 
 
-def dial_request(**overrides: Any) -> DialRequest:
-    fields: dict[str, Any] = {
-        "call_id": 41,
-        "token": "tok-41",
-        "from_number": FROM_NUMBER,
-        "to_number": TO_NUMBER,
-        "answer_url": "https://burki.test/telephony/telnyx/answer/tok-41",
-        "status_url": "https://burki.test/telephony/telnyx/status/tok-41",
-        "ring_timeout": 25,
-        "time_limit": 600,
-    }
-    return DialRequest(**{**fields, **overrides})
-
-
 def test_initiate_dials_once_through_telnyx_with_the_parameters_of_a_production_dialer(
     api: Any, telnyx: FakeProvider, telnyx_number: Any
 ) -> None:
@@ -110,9 +98,9 @@ def test_initiate_dials_once_through_telnyx_with_the_parameters_of_a_production_
 def test_a_repeated_telnyx_dial_of_the_same_call_carries_the_same_command_id(telnyx: FakeProvider) -> None:
     backend = backend_for(telnyx)
 
-    backend.dial(ACCOUNT, dial_request(call_id=41))
-    backend.dial(ACCOUNT, dial_request(call_id=41))
-    backend.dial(ACCOUNT, dial_request(call_id=42))
+    backend.dial(ACCOUNT, dial_request("telnyx", call_id=41))
+    backend.dial(ACCOUNT, dial_request("telnyx", call_id=41))
+    backend.dial(ACCOUNT, dial_request("telnyx", call_id=42))
 
     assert [r.data["command_id"] for r in telnyx.requests] == ["burki-call-41", "burki-call-41", "burki-call-42"]
 
@@ -120,8 +108,8 @@ def test_a_repeated_telnyx_dial_of_the_same_call_carries_the_same_command_id(tel
 def test_telnyx_streams_media_when_the_request_has_a_stream_url(telnyx: FakeProvider) -> None:
     backend = backend_for(telnyx)
 
-    backend.dial(ACCOUNT, dial_request(stream_url="wss://media.burki.test/stream/tok-41"))
-    backend.dial(ACCOUNT, dial_request(time_limit=None))
+    backend.dial(ACCOUNT, dial_request("telnyx", stream_url="wss://media.burki.test/stream/tok-41"))
+    backend.dial(ACCOUNT, dial_request("telnyx", time_limit=None))
 
     with_stream, without = telnyx.requests
     assert with_stream.data["stream_url"] == "wss://media.burki.test/stream/tok-41"
@@ -161,7 +149,7 @@ def test_a_telnyx_server_error_is_a_refusal_with_its_http_status_not_an_unknown_
     telnyx.on("POST", "/v2/calls", status=500, json={"errors": [{"code": "10007", "title": "Unexpected error"}]})
 
     with pytest.raises(TelephonyError) as caught:
-        backend_for(telnyx).dial(ACCOUNT, dial_request())
+        backend_for(telnyx).dial(ACCOUNT, dial_request("telnyx"))
 
     assert caught.value.kind == TelephonyError.REJECTED
     assert (caught.value.code, caught.value.http_status) == ("10007", 500)
@@ -203,9 +191,7 @@ def test_a_telnyx_request_that_hangs_times_out_and_leaves_the_call_unknown(
         response = initiate(api)
 
     assert time.monotonic() - started < 2.5
-    assert response.status_code == 504
-    assert response.json()["status"] == "unknown"
-    assert Call.objects.get().status == "unknown"
+    assert_call_left_unknown(response)
     assert len(fake_provider.requests) == 1
 
 
@@ -213,8 +199,7 @@ def test_a_refused_telnyx_connection_leaves_the_call_unknown(api: Any, refused_u
     with use_backend("telnyx", BACKEND, API_BASE_URL=f"{refused_url}/v2", TIMEOUT=2):
         response = initiate(api)
 
-    assert response.status_code == 504
-    assert Call.objects.get().status == "unknown"
+    assert_call_left_unknown(response)
 
 
 def test_a_dropped_connection_sends_the_dial_to_telnyx_exactly_once(
@@ -224,8 +209,7 @@ def test_a_dropped_connection_sends_the_dial_to_telnyx_exactly_once(
 
     response = initiate(api)
 
-    assert response.status_code == 504
-    assert Call.objects.get().status == "unknown"
+    assert_call_left_unknown(response)
     assert len(telnyx.received("POST", "/v2/calls")) == 1
 
 
@@ -236,8 +220,7 @@ def test_a_telnyx_answer_without_call_control_id_leaves_the_call_unknown(
 
     response = initiate(api)
 
-    assert response.status_code == 504
-    assert Call.objects.get().status == "unknown"
+    assert_call_left_unknown(response)
 
 
 def test_hangup_sends_the_telnyx_hangup_action(telnyx: FakeProvider) -> None:
@@ -293,15 +276,10 @@ def test_telnyx_oauth_and_key_variables_in_the_environment_are_ignored(
 
 def test_one_telnyx_client_serves_an_account_until_its_credentials_change(telnyx: FakeProvider) -> None:
     backend = backend_for(telnyx)
-    clients: list[Any] = []
-    threads = [threading.Thread(target=lambda: clients.append(backend._client(ACCOUNT)[0])) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    clients = from_threads(lambda: backend._client(ACCOUNT)[0])
 
     rotated = ProviderAccount(id=1, provider="telnyx", credentials={**CREDENTIALS, "api_key": "KEY-rotated"})
-    backend.dial(rotated, dial_request())
+    backend.dial(rotated, dial_request("telnyx"))
 
     assert len({id(client) for client in clients}) == 1
     assert backend._client(rotated)[0] is not clients[0]
@@ -312,7 +290,7 @@ def test_missing_telnyx_credentials_are_refused_before_anything_is_sent(telnyx: 
     account = ProviderAccount(id=1, provider="telnyx", credentials={"api_key": API_KEY, "connection_id": " "})
 
     with pytest.raises(TelephonyError) as caught:
-        backend_for(telnyx).dial(account, dial_request())
+        backend_for(telnyx).dial(account, dial_request("telnyx"))
 
     assert caught.value.kind == TelephonyError.REJECTED
     assert "connection_id" in caught.value.message

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -13,15 +12,18 @@ import pytest
 from django.conf import settings
 
 from calls.models import Call
-from telephony.backends.base import DialRequest, ProviderAccount, TelephonyError
+from telephony.backends.base import ProviderAccount, TelephonyError
 from telephony.backends.vonage import VonageBackend
 from tests.fakes.keys import RsaKeyPair
 from tests.fakes.server import FakeProvider
 from tests.fakes.support import (
     FROM_NUMBER,
     TO_NUMBER,
+    assert_call_left_unknown,
     assert_nothing_contains,
     callback_url,
+    dial_request,
+    from_threads,
     initiate,
     modules_loaded_by_importing,
     provider_number,
@@ -69,20 +71,6 @@ def backend_for(fake: FakeProvider, timeout: float = 2) -> VonageBackend:
     return VonageBackend(provider="vonage", options={"API_HOST": fake.host, "TIMEOUT": timeout})
 
 
-def dial_request(**overrides: Any) -> DialRequest:
-    fields: dict[str, Any] = {
-        "call_id": 41,
-        "token": "tok-41",
-        "from_number": FROM_NUMBER,
-        "to_number": TO_NUMBER,
-        "answer_url": "https://burki.test/telephony/vonage/answer/tok-41",
-        "status_url": "https://burki.test/telephony/vonage/status/tok-41",
-        "ring_timeout": 25,
-        "time_limit": 600,
-    }
-    return DialRequest(**{**fields, **overrides})
-
-
 def bearer_claims(authorization: str, public_pem: str) -> dict[str, Any]:
     scheme, token = authorization.split(" ", 1)
     assert scheme == "Bearer"
@@ -122,7 +110,7 @@ def test_initiate_creates_one_vonage_call_with_the_parameters_of_a_production_di
 def test_vonage_timers_are_kept_within_the_sdk_bounds(vonage: FakeProvider, account: ProviderAccount) -> None:
     backend = backend_for(vonage)
 
-    backend.dial(account, dial_request(ring_timeout=300, time_limit=None))
+    backend.dial(account, dial_request("vonage", ring_timeout=300, time_limit=None))
 
     [request] = vonage.requests
     assert request.data["ringing_timer"] == 120
@@ -184,7 +172,7 @@ def test_a_vonage_server_error_is_a_refusal_with_its_http_status_not_an_unknown_
     vonage.on("POST", "/v1/calls", status=503, json={"title": "Service Unavailable", "detail": "Try again later."})
 
     with pytest.raises(TelephonyError) as caught:
-        backend_for(vonage).dial(account, dial_request())
+        backend_for(vonage).dial(account, dial_request("vonage"))
 
     assert caught.value.kind == TelephonyError.REJECTED
     assert (caught.value.code, caught.value.http_status) == ("Service Unavailable", 503)
@@ -226,9 +214,7 @@ def test_a_vonage_request_that_hangs_times_out_and_leaves_the_call_unknown(
         response = initiate(api)
 
     assert 0.9 < time.monotonic() - started < 3
-    assert response.status_code == 504
-    assert response.json()["status"] == "unknown"
-    assert Call.objects.get().status == "unknown"
+    assert_call_left_unknown(response)
     assert len(fake_tls_provider.requests) == 1
 
 
@@ -238,8 +224,7 @@ def test_a_refused_vonage_connection_leaves_the_call_unknown(
     with use_backend("vonage", BACKEND, API_HOST=refused_url.removeprefix("http://"), TIMEOUT=2):
         response = initiate(api)
 
-    assert response.status_code == 504
-    assert Call.objects.get().status == "unknown"
+    assert_call_left_unknown(response)
 
 
 def test_a_dropped_connection_sends_the_create_request_to_vonage_exactly_once(
@@ -249,8 +234,7 @@ def test_a_dropped_connection_sends_the_create_request_to_vonage_exactly_once(
 
     response = initiate(api)
 
-    assert response.status_code == 504
-    assert Call.objects.get().status == "unknown"
+    assert_call_left_unknown(response)
     assert len(vonage.received("POST", "/v1/calls")) == 1
 
 
@@ -261,8 +245,7 @@ def test_a_vonage_answer_without_uuid_leaves_the_call_unknown(
 
     response = initiate(api)
 
-    assert response.status_code == 504
-    assert Call.objects.get().status == "unknown"
+    assert_call_left_unknown(response)
 
 
 def test_hangup_sends_the_vonage_hangup_action(
@@ -340,7 +323,7 @@ def test_a_vonage_private_key_that_is_not_a_pem_key_is_refused_without_reading_f
     )
 
     with pytest.raises(TelephonyError) as caught:
-        backend_for(vonage).dial(account, dial_request())
+        backend_for(vonage).dial(account, dial_request("vonage"))
 
     assert caught.value.kind == TelephonyError.REJECTED
     assert private_key not in str(caught.value)
@@ -351,18 +334,13 @@ def test_one_vonage_client_serves_an_account_until_its_credentials_change(
     vonage: FakeProvider, account: ProviderAccount, rsa_keys: RsaKeyPair
 ) -> None:
     backend = backend_for(vonage)
-    clients: list[Any] = []
-    threads = [threading.Thread(target=lambda: clients.append(backend._client(account))) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    clients = from_threads(lambda: backend._client(account))
 
     rotated_id = "ffffffff-bbbb-4ccc-8ddd-0123456789ab"
     rotated = ProviderAccount(
         id=1, provider="vonage", credentials={**account.credentials, "application_id": rotated_id}
     )
-    backend.dial(rotated, dial_request())
+    backend.dial(rotated, dial_request("vonage"))
 
     assert len({id(client) for client in clients}) == 1
     assert backend._client(rotated) is not clients[0]

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import email.utils
+import hashlib
+import json
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
+
+T = TypeVar("T")
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -153,3 +164,117 @@ class WebhookResponse:
     content: bytes
     content_type: str = "text/plain"
     status: int = 200
+
+
+# --- helpers the provider backends share -----------------------------------------------------------------------
+
+
+def required_credentials(alias: str, account: ProviderAccount, keys: Iterable[str], *, label: str) -> dict[str, str]:
+    """The account's credentials named by `keys`, stripped; TelephonyError (REJECTED) naming any that is blank.
+
+    Refused here, before any SDK sees them: with an empty credential the SDKs fall back to process-wide environment
+    variables (TWILIO_AUTH_TOKEN, TELNYX_API_KEY, ...), and one organization's call would go out on another account.
+    `label` names the provider in the message ("Twilio").
+    """
+    keys = tuple(keys)
+    missing = [key for key in keys if not str(account.credentials.get(key) or "").strip()]
+    if missing:
+        raise TelephonyError(
+            f"The {label} account is missing credentials: {', '.join(missing)}.",
+            provider=alias,
+            kind=TelephonyError.REJECTED,
+        )
+    return {key: str(account.credentials[key]).strip() for key in keys}
+
+
+def json_object(body: bytes) -> dict[str, Any]:
+    """A webhook's JSON object body; ValueError for anything else (parse_event's contract)."""
+    try:
+        data = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ValueError("body is not JSON") from None
+    if not isinstance(data, dict):
+        raise ValueError("expected a JSON object")
+    return data
+
+
+def credentials_fingerprint(credentials: Mapping[str, str]) -> str:
+    return hashlib.sha256(json.dumps(dict(credentials), sort_keys=True).encode()).hexdigest()
+
+
+def parse_retry_after(value: str | None) -> int:
+    """Seconds from a Retry-After header (delta-seconds or HTTP date); 1 when absent or unreadable."""
+    if not value:
+        return 1
+    try:
+        return max(1, math.ceil(float(value)))
+    except (ValueError, OverflowError):  # "nan", "inf", or an HTTP date
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return 1
+    return max(1, math.ceil(when.timestamp() - time.time()))
+
+
+def provider_refusal(
+    alias: str, *, message: str, code: str | None, http_status: int, retry_after: str | None
+) -> TelephonyError:
+    """The provider answered with an error: 429 is RATE_LIMITED (`retry_after`, the header), anything else REJECTED.
+
+    A 5xx counts as a refusal, not as "outcome unknown": every provider reports a call it created with a 2xx, so
+    only a request that got no answer at all (timeout, dropped or refused connection) leaves the outcome open.
+    """
+    if http_status == 429:
+        return TelephonyError(
+            message,
+            provider=alias,
+            kind=TelephonyError.RATE_LIMITED,
+            code=code,
+            http_status=http_status,
+            retry_after=parse_retry_after(retry_after),
+        )
+    return TelephonyError(message, provider=alias, kind=TelephonyError.REJECTED, code=code, http_status=http_status)
+
+
+def provider_unreachable(alias: str, *, label: str, action: str, timeout: float | None = None) -> TelephonyError:
+    """No answer at all (timed out after `timeout` seconds, or no connection): the provider may have acted on it."""
+    if timeout is not None:
+        message = f"{label} did not answer the {action} request within {timeout:g} s."
+    else:
+        message = f"Could not reach {label} for the {action} request (connection failed or dropped)."
+    return TelephonyError(message, provider=alias, kind=TelephonyError.UNAVAILABLE)
+
+
+def provider_unexpected(alias: str, *, label: str, action: str, exc: Exception) -> TelephonyError:
+    """An SDK failure of no known kind: the request may have been sent, so the outcome is unknown, not refused."""
+    logger.warning("%s %s failed unexpectedly: %s", alias, action, type(exc).__name__)
+    return TelephonyError(
+        f"Unexpected error from the {label} client ({type(exc).__name__}).",
+        provider=alias,
+        kind=TelephonyError.UNAVAILABLE,
+    )
+
+
+class ClientCache(Generic[T]):
+    """One SDK client per account, kept until the account's credentials change; safe to share between threads.
+
+    A client built with an account's new credentials replaces the one built with the old, so a rotated secret does
+    not live on in memory.
+    """
+
+    def __init__(self) -> None:
+        self._clients: dict[int, tuple[str, T]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, account_id: int, credentials: Mapping[str, str], build: Callable[[], T]) -> T:
+        """The account's client, or the one `build()` returns when there is none yet for these credentials."""
+        fingerprint = credentials_fingerprint(credentials)
+        with self._lock:
+            cached = self._clients.get(account_id)
+            if cached is not None and cached[0] == fingerprint:
+                return cached[1]
+            # Built under the lock: threads asking at once for the same account get one client, not one each.
+            client = build()
+            self._clients[account_id] = (fingerprint, client)
+            return client

@@ -3,26 +3,54 @@
 from __future__ import annotations
 
 import base64
-import email.utils
-import hashlib
-import json
-import logging
-import math
-import threading
 import time
 from collections.abc import Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from telephony.backends.base import DialRequest, DialResult, ProviderAccount, TelephonyBackend, TelephonyError
+from django.conf import settings
+
+from telephony.backends.base import (
+    AnswerInstructions,
+    ClientCache,
+    DialRequest,
+    DialResult,
+    ProviderAccount,
+    ProviderEvent,
+    TelephonyBackend,
+    TelephonyError,
+    WebhookRequest,
+    WebhookResponse,
+    json_object,
+    provider_refusal,
+    provider_unexpected,
+    provider_unreachable,
+    required_credentials,
+)
 
 if TYPE_CHECKING:
     from telnyx import Telnyx
 
-logger = logging.getLogger(__name__)
-
-# Only what placing and ending calls needs; public_key serves webhook verification elsewhere.
+# Only what placing and ending calls needs; public_key serves webhook verification, and is read there.
 CREDENTIAL_KEYS = ("api_key", "connection_id")
 DEFAULT_TIMEOUT = 5.0
+SIGNATURE_HEADER = "telnyx-signature-ed25519"
+TIMESTAMP_HEADER = "telnyx-timestamp"
+# Call Control sends no ringing event: an outbound call goes from call.initiated straight to call.answered.
+EVENT_STATUS = {"call.initiated": "initiated", "call.answered": "in-progress"}
+# call.hangup's hangup_cause -> normalized status; the cause itself becomes the end reason. A cause Telnyx adds
+# later (or none at all) ends the call as failed rather than leaving it live.
+HANGUP_STATUS = {
+    "normal_clearing": "completed",
+    "time_limit": "completed",  # answered, and ended by the time limit we set on dial
+    "user_busy": "busy",
+    "no_answer": "no-answer",
+    "timeout": "no-answer",
+    "call_rejected": "failed",
+    "not_found": "failed",
+    "unspecified": "failed",
+    "originator_cancel": "canceled",
+}
 
 
 def dial_command_id(call_id: int) -> str:
@@ -39,8 +67,7 @@ class TelnyxBackend(TelephonyBackend):
         super().__init__(provider=provider, options=options)
         self.timeout = float(self.options.get("TIMEOUT") or DEFAULT_TIMEOUT)
         self.base_url = str(self.options.get("API_BASE_URL") or "")
-        self._clients: dict[int, tuple[str, Telnyx]] = {}
-        self._lock = threading.Lock()
+        self._clients: ClientCache[Telnyx] = ClientCache()
 
     def dial(self, account: ProviderAccount, request: DialRequest) -> DialResult:
         client, credentials = self._client(account)
@@ -80,39 +107,97 @@ class TelnyxBackend(TelephonyBackend):
         except Exception as exc:
             raise self._error(exc, "hangup") from exc
 
+    # --- webhooks ---
+
+    def verify_webhook(self, account: ProviderAccount, request: WebhookRequest) -> bool:
+        """Ed25519 over b"<timestamp>|<raw body>" with the account's public key (what Telnyx's own verifier does,
+        without its PyNaCl dependency). The signature does not cover the URL."""
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+        signature = request.headers.get(SIGNATURE_HEADER, "")
+        timestamp = request.headers.get(TIMESTAMP_HEADER, "")
+        public_key = str(account.credentials.get("public_key") or "").strip()
+        if not signature or not public_key or not (timestamp.isascii() and timestamp.isdigit()):
+            return False
+        if abs(time.time() - int(timestamp)) > settings.WEBHOOK_MAX_AGE:
+            return False
+        try:
+            key = Ed25519PublicKey.from_public_bytes(base64.b64decode(public_key, validate=True))
+            key.verify(base64.b64decode(signature, validate=True), timestamp.encode() + b"|" + request.body)
+        except (ValueError, InvalidSignature):  # binascii.Error is a ValueError: so is a key of the wrong size
+            return False
+        return True
+
+    def parse_event(self, request: WebhookRequest) -> ProviderEvent | None:
+        """Every Call Control event is kept; only call.initiated, call.answered and call.hangup carry a status."""
+        body = json_object(request.body)
+        data = body.get("data")
+        if not isinstance(data, dict):
+            raise ValueError("expected a Telnyx event: {'data': {...}}")
+        event_type, event_id, payload = data.get("event_type"), data.get("id"), data.get("payload", {})
+        if not isinstance(event_type, str) or not event_type or not isinstance(event_id, str) or not event_id:
+            raise ValueError("the event has no event_type or id")
+        if not isinstance(payload, dict):
+            raise ValueError("the event's payload is not an object")
+        status = EVENT_STATUS.get(event_type)
+        end_reason, duration = "", None
+        if event_type == "call.hangup":
+            cause = payload.get("hangup_cause")
+            end_reason = cause if isinstance(cause, str) and cause else "unspecified"
+            status = HANGUP_STATUS.get(end_reason, "failed")
+            if status == "completed":
+                duration = _seconds_between(payload.get("start_time"), payload.get("end_time"))
+        call_control_id = payload.get("call_control_id")
+        # Our call's token stays out of the stored event: client_state is the token (base64), and meta.delivered_to
+        # is the webhook URL, which ends with it.
+        kept: dict[str, Any] = {**body, "data": {**data, "payload": _without(payload, "client_state")}}
+        if isinstance(body.get("meta"), dict):
+            kept["meta"] = _without(body["meta"], "delivered_to")
+        return ProviderEvent(
+            event_type=event_type,
+            key=event_id,  # Telnyx redelivers an event with the same id (and a new meta.attempt)
+            status=status,
+            call_sid=call_control_id if isinstance(call_control_id, str) and call_control_id else None,
+            end_reason=end_reason,
+            duration=duration,
+            payload=kept,
+        )
+
+    def answer(self, instructions: AnswerInstructions) -> WebhookResponse:
+        # Call Control has no answer document: Telnyx never requests the answer URL, and the media stream starts
+        # from the stream_url given on dial. Without MEDIA_STREAM_URL nothing speaks the welcome message (that
+        # would take a `speak` command through the REST API once call.answered arrives).
+        return WebhookResponse(content=b"", status=204)
+
     def _client(self, account: ProviderAccount) -> tuple[Telnyx, dict[str, str]]:
-        credentials = _credentials(self.alias, account)
-        fingerprint = _fingerprint(credentials)
+        credentials = required_credentials(self.alias, account, CREDENTIAL_KEYS, label="Telnyx")
+        return self._clients.get(account.id, credentials, lambda: self._build_client(credentials)), credentials
+
+    def _build_client(self, credentials: Mapping[str, str]) -> Telnyx:
         # Imported here, not at the top: `import telnyx` costs seconds, and this module is imported at startup.
         from telnyx import Telnyx
 
-        with self._lock:
-            cached = self._clients.get(account.id)
-            if cached is not None and cached[0] == fingerprint:
-                return cached[1], credentials
-            try:
-                client = Telnyx(
-                    api_key=credentials["api_key"],
-                    # Empty, not None: None makes the SDK read TELNYX_CLIENT_ID / TELNYX_CLIENT_SECRET from the
-                    # environment and switch every organization's requests to that OAuth identity.
-                    client_id="",
-                    client_secret="",
-                    base_url=self.base_url or None,
-                    timeout=self.timeout,
-                    # The SDK retries twice by default, re-sending a dial whose answer was lost; command_id covers
-                    # Telnyx's side, and no retry at all covers any path where it would not.
-                    max_retries=0,
-                )
-            except Exception as exc:
-                # Nothing was sent: a client that cannot be built is a configuration problem, not an outage.
-                raise TelephonyError(
-                    f"Could not set up the Telnyx client ({type(exc).__name__}).",
-                    provider=self.alias,
-                    kind=TelephonyError.REJECTED,
-                ) from exc
-            # Replaces the client built with an account's previous credentials, so rotation leaks nothing.
-            self._clients[account.id] = (fingerprint, client)
-            return client, credentials
+        try:
+            return Telnyx(
+                api_key=credentials["api_key"],
+                # Empty, not None: None makes the SDK read TELNYX_CLIENT_ID / TELNYX_CLIENT_SECRET from the
+                # environment and switch every organization's requests to that OAuth identity.
+                client_id="",
+                client_secret="",
+                base_url=self.base_url or None,
+                timeout=self.timeout,
+                # The SDK retries twice by default, re-sending a dial whose answer was lost; command_id covers
+                # Telnyx's side, and no retry at all covers any path where it would not.
+                max_retries=0,
+            )
+        except Exception as exc:
+            # Nothing was sent: a client that cannot be built is a configuration problem, not an outage.
+            raise TelephonyError(
+                f"Could not set up the Telnyx client ({type(exc).__name__}).",
+                provider=self.alias,
+                kind=TelephonyError.REJECTED,
+            ) from exc
 
     def _error(self, exc: Exception, action: str) -> TelephonyError:
         from telnyx import APIConnectionError, APIStatusError, APITimeoutError
@@ -120,40 +205,18 @@ class TelnyxBackend(TelephonyBackend):
         if isinstance(exc, APIStatusError):
             status = exc.status_code
             code, message = _error_details(exc.body, status)
-            if status == 429:
-                return TelephonyError(
-                    message,
-                    provider=self.alias,
-                    kind=TelephonyError.RATE_LIMITED,
-                    code=code,
-                    http_status=status,
-                    retry_after=_retry_after(exc.response.headers.get("Retry-After")),
-                )
-            # 4xx and 5xx alike: Telnyx answered, and answered no. A 5xx is treated as a refusal rather than as
-            # "outcome unknown" because Telnyx reports a dial it accepted with a 2xx; only a request that got no
-            # answer at all (timeout, dropped or refused connection) leaves the outcome open.
-            return TelephonyError(
-                message, provider=self.alias, kind=TelephonyError.REJECTED, code=code, http_status=status
+            return provider_refusal(
+                self.alias,
+                message=message,
+                code=code,
+                http_status=status,
+                retry_after=exc.response.headers.get("Retry-After"),
             )
         if isinstance(exc, APITimeoutError):
-            return TelephonyError(
-                f"Telnyx did not answer the {action} request within {self.timeout:g} s.",
-                provider=self.alias,
-                kind=TelephonyError.UNAVAILABLE,
-            )
+            return provider_unreachable(self.alias, label="Telnyx", action=action, timeout=self.timeout)
         if isinstance(exc, APIConnectionError):
-            return TelephonyError(
-                f"Could not reach Telnyx for the {action} request (connection failed or dropped).",
-                provider=self.alias,
-                kind=TelephonyError.UNAVAILABLE,
-            )
-        # Unknown failure: the request may have been sent, so the outcome is unknown rather than refused.
-        logger.warning("telnyx %s failed unexpectedly: %s", action, type(exc).__name__)
-        return TelephonyError(
-            f"Unexpected error from the Telnyx client ({type(exc).__name__}).",
-            provider=self.alias,
-            kind=TelephonyError.UNAVAILABLE,
-        )
+            return provider_unreachable(self.alias, label="Telnyx", action=action)
+        return provider_unexpected(self.alias, label="Telnyx", action=action, exc=exc)
 
 
 def _error_details(body: object, status: int) -> tuple[str | None, str]:
@@ -172,32 +235,20 @@ def _error_details(body: object, status: int) -> tuple[str | None, str]:
     return None, f"HTTP {status}"
 
 
-def _credentials(alias: str, account: ProviderAccount) -> dict[str, str]:
-    missing = [key for key in CREDENTIAL_KEYS if not str(account.credentials.get(key) or "").strip()]
-    if missing:
-        # Refused here: with an empty api_key the SDK would fall back to the process's TELNYX_API_KEY.
-        raise TelephonyError(
-            f"The Telnyx account is missing credentials: {', '.join(missing)}.",
-            provider=alias,
-            kind=TelephonyError.REJECTED,
-        )
-    return {key: str(account.credentials[key]).strip() for key in CREDENTIAL_KEYS}
+def _without(mapping: Mapping[str, Any], key: str) -> dict[str, Any]:
+    return {k: v for k, v in mapping.items() if k != key}
 
 
-def _fingerprint(credentials: Mapping[str, str]) -> str:
-    return hashlib.sha256(json.dumps(dict(credentials), sort_keys=True).encode()).hexdigest()
+def _seconds_between(start: object, end: object) -> int | None:
+    """Whole seconds from one ISO 8601 time to another; None unless both are there and readable.
 
-
-def _retry_after(value: str | None) -> int:
-    """Seconds from a Retry-After header (delta-seconds or HTTP date); 1 when absent or unreadable."""
-    if not value:
-        return 1
+    call.hangup carries start_time (when the call was placed, so ringing counts too) but, in Telnyx's schema and
+    examples, no end_time: the duration is then left to the lifecycle, which measures it from call.answered.
+    """
+    if not isinstance(start, str) or not isinstance(end, str):
+        return None
     try:
-        return max(1, math.ceil(float(value)))
-    except (ValueError, OverflowError):  # "nan", "inf", or an HTTP date
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return 1
-    return max(1, math.ceil(when.timestamp() - time.time()))
+        seconds = (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+    except (TypeError, ValueError):  # unreadable, or one with a time zone and one without
+        return None
+    return max(0, round(seconds))

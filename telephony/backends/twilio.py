@@ -2,26 +2,43 @@
 
 from __future__ import annotations
 
-import email.utils
-import hashlib
-import json
-import logging
-import math
+import re
 import threading
-import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from telephony.backends.base import DialRequest, DialResult, ProviderAccount, TelephonyBackend, TelephonyError
+from telephony.backends.base import (
+    AnswerInstructions,
+    ClientCache,
+    DialRequest,
+    DialResult,
+    ProviderAccount,
+    ProviderEvent,
+    TelephonyBackend,
+    TelephonyError,
+    WebhookRequest,
+    WebhookResponse,
+    provider_refusal,
+    provider_unexpected,
+    provider_unreachable,
+    required_credentials,
+)
 
 if TYPE_CHECKING:
     from twilio.rest import Client
 
-logger = logging.getLogger(__name__)
-
 CREDENTIAL_KEYS = ("account_sid", "auth_token")
 STATUS_CALLBACK_EVENTS = ["initiated", "ringing", "answered", "completed"]
 DEFAULT_TIMEOUT = 5.0
+SIGNATURE_HEADER = "x-twilio-signature"
+# Twilio's CallStatus values are our normalized statuses, one for one.
+STATUSES = frozenset(
+    {"queued", "initiated", "ringing", "in-progress", "completed", "busy", "no-answer", "failed", "canceled"}
+)
+ENDED = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
+# Characters XML 1.0 cannot carry at all, even escaped: in a welcome message they would make Twilio reject the
+# whole TwiML document (and the call would end with "an application error has occurred").
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 class TwilioBackend(TelephonyBackend):
@@ -33,8 +50,7 @@ class TwilioBackend(TelephonyBackend):
         super().__init__(provider=provider, options=options)
         self.timeout = float(self.options.get("TIMEOUT") or DEFAULT_TIMEOUT)
         self.base_url = str(self.options.get("API_BASE_URL") or "").rstrip("/")
-        self._clients: dict[int, tuple[str, Client]] = {}
-        self._lock = threading.Lock()
+        self._clients: ClientCache[Client] = ClientCache()
         # TwilioRestException carries no response headers; a response hook keeps the last ones per thread so a
         # 429 can still honour Retry-After.
         self._last_response = threading.local()
@@ -73,43 +89,90 @@ class TwilioBackend(TelephonyBackend):
         except Exception as exc:
             raise self._error(exc, "hangup") from exc
 
+    # --- webhooks ---
+
+    def verify_webhook(self, account: ProviderAccount, request: WebhookRequest) -> bool:
+        signature = request.headers.get(SIGNATURE_HEADER, "")
+        auth_token = str(account.credentials.get("auth_token") or "").strip()
+        if not signature or not auth_token:
+            return False
+        from twilio.request_validator import RequestValidator
+
+        # Twilio signs the URL it called plus the POST fields; a GET's query is part of that URL already.
+        params = dict(request.params) if request.method == "POST" else {}
+        # No algorithm argument: the signature is the account's (HMAC-SHA1 with the auth token). A request signed
+        # with a webhook SharedKey (X-Twilio-Webhooks-Signature-Settings) uses a secret we do not hold, and fails.
+        return bool(RequestValidator(auth_token).validate(request.url, params, signature))
+
+    def parse_event(self, request: WebhookRequest) -> ProviderEvent | None:
+        params = dict(request.params)
+        call_status = params.get("CallStatus", "")
+        if not call_status:
+            raise ValueError("expected a Twilio status callback (no CallStatus)")
+        status = call_status if call_status in STATUSES else None
+        sequence = params.get("SequenceNumber", "")
+        return ProviderEvent(
+            event_type=call_status,
+            key=f"{call_status}:{sequence}" if sequence else call_status,
+            status=status,
+            call_sid=params.get("CallSid") or None,
+            end_reason=call_status if status in ENDED else "",
+            duration=_whole_seconds(params.get("CallDuration")),
+            payload=params,
+        )
+
+    def answer(self, instructions: AnswerInstructions) -> WebhookResponse:
+        from twilio.twiml.voice_response import VoiceResponse
+
+        response = VoiceResponse()
+        if instructions.stream_url:
+            stream = response.connect().stream(url=instructions.stream_url)
+            for name, value in instructions.parameters.items():
+                stream.parameter(name=name, value=_xml_safe(value))
+        else:
+            response.say(_xml_safe(instructions.say))
+            response.hangup()
+        return WebhookResponse(content=response.to_xml().encode(), content_type="application/xml")
+
+    def acknowledge(self) -> WebhookResponse:
+        # Twilio ignores what a status callback answers; an empty TwiML document keeps its debugger quiet.
+        from twilio.twiml.voice_response import VoiceResponse
+
+        return WebhookResponse(content=VoiceResponse().to_xml().encode(), content_type="application/xml")
+
     def _client(self, account: ProviderAccount) -> Client:
-        credentials = _credentials(self.alias, account)
-        fingerprint = _fingerprint(credentials)
+        credentials = required_credentials(self.alias, account, CREDENTIAL_KEYS, label="Twilio")
+        return self._clients.get(account.id, credentials, lambda: self._build_client(credentials))
+
+    def _build_client(self, credentials: Mapping[str, str]) -> Client:
         from twilio.http.http_client import TwilioHttpClient
         from twilio.rest import Client
 
-        with self._lock:
-            cached = self._clients.get(account.id)
-            if cached is not None and cached[0] == fingerprint:
-                return cached[1]
-            try:
-                http_client = TwilioHttpClient(
-                    timeout=self.timeout,
-                    # Zero retries: a create request re-sent after a dropped connection is a second call to a person.
-                    max_retries=0,
-                    request_hooks={"response": [self._remember_response]},
-                )
-                client = Client(
-                    credentials["account_sid"],
-                    credentials["auth_token"],
-                    http_client=http_client,
-                    # An empty mapping is falsy and the SDK would fall back to os.environ, where TWILIO_EDGE or
-                    # TWILIO_REGION would rewrite every host (the API_BASE_URL override included).
-                    environment={"TWILIO_EDGE": "", "TWILIO_REGION": ""},
-                )
-                if self.base_url:
-                    client.api.base_url = self.base_url
-            except Exception as exc:
-                # Nothing was sent: a client that cannot be built is a configuration problem, not an outage.
-                raise TelephonyError(
-                    f"Could not set up the Twilio client ({type(exc).__name__}).",
-                    provider=self.alias,
-                    kind=TelephonyError.REJECTED,
-                ) from exc
-            # Replaces the client built with an account's previous credentials, so rotation leaks nothing.
-            self._clients[account.id] = (fingerprint, client)
-            return client
+        try:
+            http_client = TwilioHttpClient(
+                timeout=self.timeout,
+                # Zero retries: a create request re-sent after a dropped connection is a second call to a person.
+                max_retries=0,
+                request_hooks={"response": [self._remember_response]},
+            )
+            client = Client(
+                credentials["account_sid"],
+                credentials["auth_token"],
+                http_client=http_client,
+                # An empty mapping is falsy and the SDK would fall back to os.environ, where TWILIO_EDGE or
+                # TWILIO_REGION would rewrite every host (the API_BASE_URL override included).
+                environment={"TWILIO_EDGE": "", "TWILIO_REGION": ""},
+            )
+            if self.base_url:
+                client.api.base_url = self.base_url
+        except Exception as exc:
+            # Nothing was sent: a client that cannot be built is a configuration problem, not an outage.
+            raise TelephonyError(
+                f"Could not set up the Twilio client ({type(exc).__name__}).",
+                provider=self.alias,
+                kind=TelephonyError.REJECTED,
+            ) from exc
+        return client
 
     def _remember_response(self, response: Any, *args: Any, **kwargs: Any) -> Any:
         self._last_response.headers = response.headers
@@ -128,68 +191,20 @@ class TwilioBackend(TelephonyBackend):
                 message = f"{exc.title}: {exc.detail}" if exc.detail else str(exc.title)
             else:
                 message = str(exc.msg)
-            if status == 429:
-                return TelephonyError(
-                    message,
-                    provider=self.alias,
-                    kind=TelephonyError.RATE_LIMITED,
-                    code=code,
-                    http_status=status,
-                    retry_after=_retry_after(headers.get("Retry-After")),
-                )
-            # 4xx and 5xx alike: Twilio answered, and answered no. A 5xx is treated as a refusal rather than as
-            # "outcome unknown" because Twilio reports a call it created with a 2xx; only a request that got no
-            # answer at all (timeout, dropped or refused connection) leaves the outcome open.
-            return TelephonyError(
-                message, provider=self.alias, kind=TelephonyError.REJECTED, code=code, http_status=status
+            return provider_refusal(
+                self.alias, message=message, code=code, http_status=status, retry_after=headers.get("Retry-After")
             )
         if isinstance(exc, requests.Timeout):
-            return TelephonyError(
-                f"Twilio did not answer the {action} request within {self.timeout:g} s.",
-                provider=self.alias,
-                kind=TelephonyError.UNAVAILABLE,
-            )
+            return provider_unreachable(self.alias, label="Twilio", action=action, timeout=self.timeout)
         if isinstance(exc, requests.ConnectionError):
-            return TelephonyError(
-                f"Could not reach Twilio for the {action} request (connection failed or dropped).",
-                provider=self.alias,
-                kind=TelephonyError.UNAVAILABLE,
-            )
-        # Unknown failure: the request may have been sent, so the outcome is unknown rather than refused.
-        logger.warning("twilio %s failed unexpectedly: %s", action, type(exc).__name__)
-        return TelephonyError(
-            f"Unexpected error from the Twilio client ({type(exc).__name__}).",
-            provider=self.alias,
-            kind=TelephonyError.UNAVAILABLE,
-        )
+            return provider_unreachable(self.alias, label="Twilio", action=action)
+        return provider_unexpected(self.alias, label="Twilio", action=action, exc=exc)
 
 
-def _credentials(alias: str, account: ProviderAccount) -> dict[str, str]:
-    missing = [key for key in CREDENTIAL_KEYS if not str(account.credentials.get(key) or "").strip()]
-    if missing:
-        # Refused here: with an empty credential the SDK would fall back to process-wide environment variables.
-        raise TelephonyError(
-            f"The Twilio account is missing credentials: {', '.join(missing)}.",
-            provider=alias,
-            kind=TelephonyError.REJECTED,
-        )
-    return {key: str(account.credentials[key]).strip() for key in CREDENTIAL_KEYS}
+def _whole_seconds(value: str | None) -> int | None:
+    return int(value) if value and value.isascii() and value.isdigit() else None
 
 
-def _fingerprint(credentials: Mapping[str, str]) -> str:
-    return hashlib.sha256(json.dumps(dict(credentials), sort_keys=True).encode()).hexdigest()
-
-
-def _retry_after(value: str | None) -> int:
-    """Seconds from a Retry-After header (delta-seconds or HTTP date); 1 when absent or unreadable."""
-    if not value:
-        return 1
-    try:
-        return max(1, math.ceil(float(value)))
-    except (ValueError, OverflowError):  # "nan", "inf", or an HTTP date
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return 1
-    return max(1, math.ceil(when.timestamp() - time.time()))
+def _xml_safe(text: str) -> str:
+    """The text without the characters XML cannot carry; the TwiML builder escapes everything else."""
+    return _NOT_XML.sub("", text)

@@ -2,27 +2,58 @@
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
+import hmac
 import json
 import logging
 import math
 import re
-import threading
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from telephony.backends.base import DialRequest, DialResult, ProviderAccount, TelephonyBackend, TelephonyError
+from django.conf import settings
+
+from telephony.backends.base import (
+    AnswerInstructions,
+    ClientCache,
+    DialRequest,
+    DialResult,
+    ProviderAccount,
+    ProviderEvent,
+    TelephonyBackend,
+    TelephonyError,
+    WebhookRequest,
+    WebhookResponse,
+    json_object,
+    provider_refusal,
+    provider_unexpected,
+    provider_unreachable,
+    required_credentials,
+)
 
 if TYPE_CHECKING:
     from vonage import Vonage
 
-logger = logging.getLogger(__name__)
-
-# Only what placing and ending calls needs; signature_secret serves webhook verification elsewhere.
+# Only what placing and ending calls needs; signature_secret serves webhook verification, and is read there.
 CREDENTIAL_KEYS = ("application_id", "private_key")
 DEFAULT_TIMEOUT = 5.0
+# Vonage call status -> normalized status. A status in ENDED ends the call, and is its end reason as Vonage said it.
+EVENT_STATUS = {
+    "started": "initiated",
+    "ringing": "ringing",
+    "answered": "in-progress",
+    "completed": "completed",
+    "busy": "busy",
+    "timeout": "no-answer",
+    "unanswered": "no-answer",
+    "rejected": "failed",
+    "failed": "failed",
+    "cancelled": "canceled",
+}
+ENDED = frozenset({"completed", "busy", "timeout", "unanswered", "rejected", "failed", "cancelled"})
+STREAM_CONTENT_TYPE = "audio/l16;rate=16000"
+TALK_MAX_LENGTH = 1500  # the SDK's Talk model refuses longer text
 # Bounds the SDK's request model enforces before sending anything.
 RINGING_TIMER_RANGE = (1, 120)
 LENGTH_TIMER_RANGE = (1, 86400)
@@ -61,8 +92,7 @@ class VonageBackend(TelephonyBackend):
         self.api_host = str(self.options.get("API_HOST") or "")
         # The SDK takes whole seconds only (0.5 fails its validation): round up, never down to 0.
         self.request_timeout = max(1, math.ceil(self.timeout))
-        self._clients: dict[int, tuple[str, Vonage]] = {}
-        self._lock = threading.Lock()
+        self._clients: ClientCache[Vonage] = ClientCache()
 
     def dial(self, account: ProviderAccount, request: DialRequest) -> DialResult:
         client = self._client(account)
@@ -80,6 +110,88 @@ class VonageBackend(TelephonyBackend):
             client.voice.hangup(call_sid)
         except Exception as exc:
             raise self._error(exc, "hangup") from exc
+
+    # --- webhooks ---
+
+    def verify_webhook(self, account: ProviderAccount, request: WebhookRequest) -> bool:
+        """A Bearer JWT (HS256, the account's signature secret), fresh, whose payload_hash is the body's SHA-256.
+
+        The SDK's verify_signature checks the signature only: a captured token would otherwise vouch for any body,
+        forever. The JWT does not cover the URL.
+        """
+        import jwt
+
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        secret = str(account.credentials.get("signature_secret") or "").strip()
+        if scheme.lower() != "bearer" or not token.strip() or not secret:
+            return False
+        try:
+            claims = jwt.decode(
+                token.strip(),
+                secret,
+                algorithms=["HS256"],
+                # iat is required, and checked below in both directions (PyJWT only refuses one from the future).
+                options={"require": ["iat"], "verify_iat": False},
+            )
+        except jwt.InvalidTokenError:
+            return False
+        issued_at = claims.get("iat")
+        if isinstance(issued_at, bool) or not isinstance(issued_at, int | float):
+            return False
+        if abs(time.time() - issued_at) > settings.WEBHOOK_MAX_AGE:
+            return False
+        payload_hash = claims.get("payload_hash")
+        if payload_hash is None and not request.body:
+            return True  # a GET: nothing to hash, and nothing of the request is read but its URL's token
+        expected = hashlib.sha256(request.body).hexdigest()
+        return isinstance(payload_hash, str) and hmac.compare_digest(payload_hash.lower(), expected)
+
+    def parse_event(self, request: WebhookRequest) -> ProviderEvent | None:
+        """Every event is kept; those without a call status (input, transfer, record, AMD's human/machine, ...)
+        are kept with status None."""
+        data = json_object(request.body)
+        vonage_status, uuid, timestamp = data.get("status"), data.get("uuid"), data.get("timestamp")
+        if vonage_status is not None and not isinstance(vonage_status, str):
+            raise ValueError("status is not a string")
+        if vonage_status and not (isinstance(uuid, str) and uuid):
+            raise ValueError("a call status event without the call's uuid")
+        if vonage_status:
+            event_type = vonage_status
+            key = f"{uuid}:{vonage_status}:{timestamp or ''}"
+        else:
+            # No status to key on: the event's own bytes identify a redelivery.
+            event_type = str(data.get("type") or "event")
+            key = f"{event_type}:{hashlib.sha256(request.body).hexdigest()[:32]}"
+        return ProviderEvent(
+            event_type=event_type,
+            key=key,
+            status=EVENT_STATUS.get(event_type) if vonage_status else None,
+            call_sid=uuid if isinstance(uuid, str) and uuid else None,
+            end_reason=event_type if vonage_status in ENDED else "",
+            duration=_whole_seconds(data.get("duration")),
+            payload=data,
+        )
+
+    def answer(self, instructions: AnswerInstructions) -> WebhookResponse:
+        from vonage_voice.models.connect_endpoints import WebsocketEndpoint
+        from vonage_voice.models.ncco import Connect, NccoAction, Talk
+
+        actions: list[NccoAction]
+        if instructions.stream_url:
+            endpoint = WebsocketEndpoint(
+                uri=instructions.stream_url,
+                # The model's field is contentType (serialized as "content-type"): content_type= is silently
+                # dropped, and Vonage would then stream at its default rate.
+                contentType=STREAM_CONTENT_TYPE,
+                # Vonage sends these to the voice engine in the WebSocket's first (JSON) message.
+                headers=dict(instructions.parameters),
+            )
+            actions = [Connect(endpoint=[endpoint], from_=instructions.from_number.lstrip("+"))]
+        else:
+            # The call ends after the NCCO's last action: speaking is all it does.
+            actions = [Talk(text=instructions.say[:TALK_MAX_LENGTH])]
+        ncco = [action.model_dump(mode="json", by_alias=True, exclude_none=True) for action in actions]
+        return WebhookResponse(content=json.dumps(ncco).encode(), content_type="application/json")
 
     def _create_call_request(self, request: DialRequest) -> Any:
         from vonage_voice import CreateCallRequest
@@ -110,38 +222,33 @@ class VonageBackend(TelephonyBackend):
 
     def _client(self, account: ProviderAccount) -> Vonage:
         credentials = _credentials(self.alias, account)
-        fingerprint = _fingerprint(credentials)
+        logging.getLogger("vonage").addFilter(_redact_secrets)  # a no-op when already there
+        return self._clients.get(account.id, credentials, lambda: self._build_client(credentials))
+
+    def _build_client(self, credentials: Mapping[str, str]) -> Vonage:
         from vonage import Auth, HttpClientOptions, Vonage
 
-        logging.getLogger("vonage").addFilter(_redact_secrets)  # a no-op when already there
-        with self._lock:
-            cached = self._clients.get(account.id)
-            if cached is not None and cached[0] == fingerprint:
-                return cached[1]
-            options: dict[str, Any] = {
-                "timeout": self.request_timeout,
-                # max_retries=0 stops urllib3 retries; pool_maxsize=1 stops the SDK's own loop, which re-sends a
-                # request up to pool_maxsize times when the connection drops after sending (a call each time).
-                "max_retries": 0,
-                "pool_maxsize": 1,
-            }
-            if self.api_host:
-                options["api_host"] = self.api_host
-            try:
-                auth = Auth(application_id=credentials["application_id"], private_key=credentials["private_key"])
-                # A JWT now, so a key that does not load fails here as a refusal, not inside a request later.
-                auth.generate_application_jwt()
-                client = Vonage(auth, HttpClientOptions(**options))
-            except Exception as exc:
-                # Nothing was sent: credentials or options the SDK cannot use are a configuration problem.
-                raise TelephonyError(
-                    f"Could not set up the Vonage client ({type(exc).__name__}); check the application's credentials.",
-                    provider=self.alias,
-                    kind=TelephonyError.REJECTED,
-                ) from exc
-            # Replaces the client built with an account's previous credentials, so rotation leaks nothing.
-            self._clients[account.id] = (fingerprint, client)
-            return client
+        options: dict[str, Any] = {
+            "timeout": self.request_timeout,
+            # max_retries=0 stops urllib3 retries; pool_maxsize=1 stops the SDK's own loop, which re-sends a
+            # request up to pool_maxsize times when the connection drops after sending (a call each time).
+            "max_retries": 0,
+            "pool_maxsize": 1,
+        }
+        if self.api_host:
+            options["api_host"] = self.api_host
+        try:
+            auth = Auth(application_id=credentials["application_id"], private_key=credentials["private_key"])
+            # A JWT now, so a key that does not load fails here as a refusal, not inside a request later.
+            auth.generate_application_jwt()
+            return Vonage(auth, HttpClientOptions(**options))
+        except Exception as exc:
+            # Nothing was sent: credentials or options the SDK cannot use are a configuration problem.
+            raise TelephonyError(
+                f"Could not set up the Vonage client ({type(exc).__name__}); check the application's credentials.",
+                provider=self.alias,
+                kind=TelephonyError.REJECTED,
+            ) from exc
 
     def _error(self, exc: Exception, action: str) -> TelephonyError:
         import requests
@@ -150,41 +257,19 @@ class VonageBackend(TelephonyBackend):
         if isinstance(exc, HttpRequestError):
             status = int(exc.response.status_code)
             code, message = _error_details(exc.response, status)
-            if status == 429:
-                return TelephonyError(
-                    message,
-                    provider=self.alias,
-                    kind=TelephonyError.RATE_LIMITED,
-                    code=code,
-                    http_status=status,
-                    retry_after=_retry_after(exc.response.headers.get("Retry-After")),
-                )
-            # 4xx and 5xx alike: Vonage answered, and answered no. A 5xx is treated as a refusal rather than as
-            # "outcome unknown" because Vonage reports a call it created with a 2xx; only a request that got no
-            # answer at all (timeout, dropped or refused connection) leaves the outcome open.
-            return TelephonyError(
-                message, provider=self.alias, kind=TelephonyError.REJECTED, code=code, http_status=status
+            return provider_refusal(
+                self.alias,
+                message=message,
+                code=code,
+                http_status=status,
+                retry_after=exc.response.headers.get("Retry-After"),
             )
         if isinstance(exc, requests.Timeout):
-            return TelephonyError(
-                f"Vonage did not answer the {action} request within {self.request_timeout} s.",
-                provider=self.alias,
-                kind=TelephonyError.UNAVAILABLE,
-            )
+            return provider_unreachable(self.alias, label="Vonage", action=action, timeout=self.request_timeout)
         if isinstance(exc, requests.ConnectionError):
-            return TelephonyError(
-                f"Could not reach Vonage for the {action} request (connection failed or dropped).",
-                provider=self.alias,
-                kind=TelephonyError.UNAVAILABLE,
-            )
-        # Unknown failure (a 2xx without the expected fields included): the request may have been sent, so the
-        # outcome is unknown rather than refused.
-        logger.warning("vonage %s failed unexpectedly: %s", action, type(exc).__name__)
-        return TelephonyError(
-            f"Unexpected error from the Vonage client ({type(exc).__name__}).",
-            provider=self.alias,
-            kind=TelephonyError.UNAVAILABLE,
-        )
+            return provider_unreachable(self.alias, label="Vonage", action=action)
+        # Includes a 2xx without the expected fields (no uuid): the call may exist, so its outcome is unknown.
+        return provider_unexpected(self.alias, label="Vonage", action=action, exc=exc)
 
 
 def _error_details(response: Any, status: int) -> tuple[str | None, str]:
@@ -215,14 +300,7 @@ def _clamp(value: int, bounds: tuple[int, int]) -> int:
 
 
 def _credentials(alias: str, account: ProviderAccount) -> dict[str, str]:
-    missing = [key for key in CREDENTIAL_KEYS if not str(account.credentials.get(key) or "").strip()]
-    if missing:
-        raise TelephonyError(
-            f"The Vonage account is missing credentials: {', '.join(missing)}.",
-            provider=alias,
-            kind=TelephonyError.REJECTED,
-        )
-    credentials = {key: str(account.credentials[key]).strip() for key in CREDENTIAL_KEYS}
+    credentials = required_credentials(alias, account, CREDENTIAL_KEYS, label="Vonage")
     key = credentials["private_key"]
     # The SDK reads a private_key that looks like a file name ("x.pem") from disk: only an inline PEM is taken,
     # so no tenant's credentials can make the server open one of its own files.
@@ -235,20 +313,10 @@ def _credentials(alias: str, account: ProviderAccount) -> dict[str, str]:
     return credentials
 
 
-def _fingerprint(credentials: Mapping[str, str]) -> str:
-    return hashlib.sha256(json.dumps(dict(credentials), sort_keys=True).encode()).hexdigest()
-
-
-def _retry_after(value: str | None) -> int:
-    """Seconds from a Retry-After header (delta-seconds or HTTP date); 1 when absent or unreadable."""
-    if not value:
-        return 1
-    try:
-        return max(1, math.ceil(float(value)))
-    except (ValueError, OverflowError):  # "nan", "inf", or an HTTP date
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return 1
-    return max(1, math.ceil(when.timestamp() - time.time()))
+def _whole_seconds(value: object) -> int | None:
+    """Vonage sends durations as strings ("17"), sometimes as numbers."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return max(value, 0)
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    return None

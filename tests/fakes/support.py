@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,8 @@ from django.test import override_settings
 from rest_framework.test import APIClient
 
 from assistants.models import PhoneNumber
+from calls.models import Call
+from telephony.backends.base import DialRequest
 from tests.factories import PhoneNumberFactory, TelephonyAccountFactory
 
 FROM_NUMBER = "+14155550100"
@@ -41,6 +44,39 @@ def initiate(api: APIClient, *, to_number: str = TO_NUMBER) -> Any:
         {"from_phone_number": FROM_NUMBER, "to_phone_number": to_number, "variables": {"name": "Ada"}},
         format="json",
     )
+
+
+def dial_request(provider: str, **overrides: Any) -> DialRequest:
+    """A backend-level dial of call 41 (token "tok-41"), callbacks on https://burki.test; `overrides` replace fields."""
+    fields: dict[str, Any] = {
+        "call_id": 41,
+        "token": "tok-41",
+        "from_number": FROM_NUMBER,
+        "to_number": TO_NUMBER,
+        "answer_url": f"https://burki.test/telephony/{provider}/answer/tok-41",
+        "status_url": f"https://burki.test/telephony/{provider}/status/tok-41",
+        "ring_timeout": 25,
+        "time_limit": 600,
+    }
+    return DialRequest(**{**fields, **overrides})
+
+
+def assert_call_left_unknown(response: Any) -> None:
+    """The provider may have dialled: the API answers 504 and the one call recorded is `unknown`, not failed."""
+    assert response.status_code == 504, response.content
+    assert response.json()["status"] == "unknown"
+    assert Call.objects.get().status == "unknown"
+
+
+def from_threads(function: Callable[[], Any], count: int = 8) -> list[Any]:
+    """What `function` returns when `count` threads call it at once."""
+    results: list[Any] = []
+    threads = [threading.Thread(target=lambda: results.append(function())) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
 
 
 def callback_url(provider: str, kind: str, token: str) -> str:
