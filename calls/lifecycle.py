@@ -61,6 +61,11 @@ def call_event_record(*, call: Call, event: ProviderEvent) -> CallEvent | None:
 
 def _apply(call: Call, event: ProviderEvent, *, now: datetime) -> list[str]:
     changed: list[str] = []
+    if event.call_sid and call.call_sid and event.call_sid != call.call_sid:
+        # Telnyx and Vonage sign the body, not the URL: an event about another call (or another leg, such as
+        # the media stream's) posted to this call's URL is kept for the record but must not move this call.
+        logger.warning("call %s: event %s names another provider call id; not applied", call.pk, event.event_type)
+        return changed
     if event.call_sid and not call.call_sid:
         # The dial timed out, but the provider did place the call: now we know its id.
         call.call_sid = event.call_sid

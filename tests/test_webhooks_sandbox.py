@@ -413,3 +413,13 @@ def test_place_test_call_simulate_drives_a_full_lifecycle_over_http(live_server:
     call = Call.objects.get(pk=result["call_id"])
     assert (call.status, call.duration, result["status"]) == ("completed", 7, "completed")
     assert list(call.events.values_list("status", flat=True)) == ["initiated", "ringing", "in-progress", "completed"]
+
+
+def test_an_event_naming_another_provider_call_is_kept_but_not_applied(placed: Call) -> None:
+    response = post_signed(placed, "status", {"event": "completed", "call_sid": "SBsomeone-else", "event_id": "x"})
+
+    assert response.status_code == 204
+    placed.refresh_from_db()
+    assert (placed.status, placed.call_sid) != ("completed", "SBsomeone-else")
+    assert placed.status == "queued"
+    assert placed.events.get().event_type == "completed"
