@@ -127,6 +127,9 @@ class AssistantDetailApi(OrganizationAPIView):
 
 
 class FlowListApi(OrganizationAPIView):
+    # A definition alone may be 256 KB of JSON: the flow's own validation should be what says it is too big.
+    max_body_size = 1024 * 1024
+
     @extend_schema(operation_id="flows_list", parameters=[PageParams], responses=page_of(FlowOutput, "FlowPage"))
     def get(self, request: Request) -> Response:
         return paginated_response(request, flow_list(organization=self.organization), FlowOutput)
@@ -140,6 +143,9 @@ class FlowListApi(OrganizationAPIView):
 
 
 class FlowDetailApi(OrganizationAPIView):
+    # A definition alone may be 256 KB of JSON: the flow's own validation should be what says it is too big.
+    max_body_size = 1024 * 1024
+
     def _flow(self, flow_id: int) -> ConversationFlow:
         flow = flow_get(organization=self.organization, flow_id=flow_id)
         if flow is None:

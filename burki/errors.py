@@ -8,13 +8,24 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 logger = logging.getLogger(__name__)
+
+# A database that cannot be reached (down, restarting, out of connections) is worth retrying shortly.
+DATABASE_UNAVAILABLE = "Service temporarily unavailable."
+DATABASE_RETRY_AFTER = 5
+
+
+def request_too_large_detail(limit: int) -> str:
+    return f"Request body too large (limit {limit} bytes)."
 
 
 class ServiceError(Exception):
@@ -101,6 +112,20 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return Response(error_body(exc.detail, exc.errors, **exc.extra), status=exc.status_code, headers=headers)
     if isinstance(exc, exceptions.ValidationError):
         return Response(error_body("Invalid request.", _field_errors(exc.detail)), status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, OperationalError | InterfaceError):
+        logger.error("Database unavailable: %s", exc)
+        return Response(
+            error_body(DATABASE_UNAVAILABLE),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER)},
+        )
+    if isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0
+        return Response(error_body(request_too_large_detail(limit)), status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+    if isinstance(exc, SuspiciousOperation):
+        # What Django answers for these outside DRF (too many fields, a bad Host...), rather than a 500.
+        logging.getLogger(f"django.security.{exc.__class__.__name__}").warning("%s", exc)
+        return Response(error_body("Bad request."), status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

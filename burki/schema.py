@@ -8,6 +8,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
+from rest_framework_simplejwt.views import TokenViewBase
 
 # Built inline: a serializer class cannot declare a field named `errors` (DRF's own attribute).
 ErrorSerializer = inline_serializer(
@@ -40,6 +41,11 @@ class BurkiAutoSchema(AutoSchema):
     def _get_response_bodies(self, direction: Literal["request", "response"] = "response") -> dict[str, Any]:
         responses: dict[str, Any] = super()._get_response_bodies(direction)
         codes = ["400", "401", "403", "404"] if self.get_auth() else ["400", "404"]
+        if isinstance(self.view, TokenViewBase):
+            codes.append("401")  # needs no credentials to call, but refuses bad ones (or a bad refresh token)
+        if self.method in ("POST", "PUT", "PATCH"):
+            codes.append("413")  # burki.middleware.RequestBodyLimitMiddleware
+        codes.append("503")  # the database cannot be reached (with Retry-After)
         for code in codes:
             if code not in responses:
                 responses[code] = self._get_response_for_code(ErrorSerializer, code, direction=direction)

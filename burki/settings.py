@@ -60,14 +60,20 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost, so that its request id and log line cover every answer, the early ones below included.
+    "burki.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "burki.middleware.RequestBodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "burki.middleware.ExceptionMiddleware",
 ]
+# Request bodies over this many bytes are a 413, announced or chunked, API and webhooks alike.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=64 * 1024)
 
 ROOT_URLCONF = "burki.urls"
 WSGI_APPLICATION = "burki.wsgi.application"
@@ -192,11 +198,38 @@ SIMPLE_JWT = {
     "UPDATE_LAST_LOGIN": False,
 }
 
+# Every handler masks phone numbers and drops webhook tokens and query strings, whoever wrote the record.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "redact_urls": {"()": "burki.logging.RedactUrls"},
+        "mask_phone_numbers": {"()": "burki.logging.MaskPhoneNumbers"},
+    },
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "message": {"format": "%(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_urls", "mask_phone_numbers"],
+        },
+        # The request log (burki.middleware.RequestLogMiddleware): one JSON object per line.
+        "requests": {
+            "class": "logging.StreamHandler",
+            "formatter": "message",
+            "filters": ["redact_urls", "mask_phone_numbers"],
+        },
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Django's own handlers (console in DEBUG, mail_admins) would skip the filters: its records go to ours.
+        "django": {"handlers": []},
+        # runserver's access lines repeat the request log, query strings and all: only its errors are kept.
+        "django.server": {"handlers": [], "level": "WARNING", "propagate": True},
+        "burki.requests": {"handlers": ["requests"], "propagate": False},
+    },
 }

@@ -47,3 +47,4 @@ class OrganizationAPIView(APIView):
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
         self.organization = request_organization(request)
+        request._request.burki_organization_id = self.organization.pk  # type: ignore[attr-defined]  # request log

@@ -1,0 +1,166 @@
+"""Request-level guards and the request log: whatever a client sends, it gets a JSON answer, never a 500."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import IO, Any
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.core.handlers.asgi import ASGIRequest
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from burki.errors import DATABASE_RETRY_AFTER, DATABASE_UNAVAILABLE, error_body, request_too_large_detail
+from burki.logging import redact_webhook_token
+
+request_log = logging.getLogger("burki.requests")
+logger = logging.getLogger(__name__)
+
+GetResponse = Callable[[HttpRequest], HttpResponse]
+
+REQUEST_ID_HEADER = "X-Request-Id"
+_CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+MAX_LOGGED_PATH = 512
+
+
+def _answer(status: int, detail: str, headers: dict[str, str] | None = None) -> JsonResponse:
+    response = JsonResponse(error_body(detail), status=status, headers=headers)
+    # The request log has the line for it; django.request would log the path a second time.
+    response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
+
+
+def too_large(limit: int) -> JsonResponse:
+    return _answer(413, request_too_large_detail(limit))
+
+
+class RequestLogMiddleware:
+    """Gives every request an id (X-Request-Id, in and out) and logs one JSON line for it once answered.
+
+    The line holds no query string, body or header value: only what identifies the request and its outcome.
+    """
+
+    def __init__(self, get_response: GetResponse) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.monotonic()
+        offered = request.META.get("HTTP_X_REQUEST_ID", "")
+        request_id = offered if _CLIENT_REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex
+        request.request_id = request_id  # type: ignore[attr-defined]
+
+        response = self.get_response(request)
+
+        response[REQUEST_ID_HEADER] = request_id
+        line = {
+            "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "request_id": request_id,
+            "method": (request.method or "")[:16],
+            "path": redact_webhook_token(request.path)[:MAX_LOGGED_PATH],
+            "status": response.status_code,
+            "duration_ms": round((time.monotonic() - started) * 1000, 1),
+            # Set by OrganizationAPIView once it knows whom the request acts for.
+            "organization_id": getattr(request, "burki_organization_id", None),
+            "client_ip": request.META.get("REMOTE_ADDR"),
+        }
+        level = logging.ERROR if response.status_code >= 500 else logging.INFO
+        request_log.log(level, json.dumps(line))
+        return response
+
+
+def _unannounced_body(request: HttpRequest) -> IO[bytes] | None:
+    """Where to read a body sent without Content-Length (chunked), if the server lets us read it at all."""
+    if isinstance(request, ASGIRequest):
+        return request._stream  # ASGI servers hand over the whole body, de-chunked
+    if request.META.get("wsgi.input_terminated"):
+        # Gunicorn and friends de-chunk and mark the end of the input; Django alone would read none of it.
+        return request.META["wsgi.input"]
+    return None
+
+
+def _buffer(request: HttpRequest, body: bytes) -> None:
+    """From here on, the body is an ordinary one that Django and DRF take as already read and checked."""
+    request._body = body
+    request._stream = io.BytesIO(body)
+    request.META["CONTENT_LENGTH"] = str(len(body))
+
+
+class RequestBodyLimitMiddleware:
+    """Bodies over DATA_UPLOAD_MAX_MEMORY_SIZE are a 413 before anything reads them, announced or chunked.
+
+    Django checks the limit only against Content-Length, which a chunked request does not send (and, under
+    WSGI, would see dropped unread), and only once something reads `request.body`. The check waits for URL
+    resolution (process_view) so that a view can be allowed more, and a body sent to no view is never read.
+    """
+
+    def __init__(self, get_response: GetResponse) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(
+        self, request: HttpRequest, view_func: Callable[..., HttpResponse], view_args: Any, view_kwargs: Any
+    ) -> HttpResponse | None:
+        limit = self.limit_for(view_func)
+        announced = request.META.get("CONTENT_LENGTH") or ""
+        if announced:
+            try:
+                length = int(announced)
+            except ValueError:
+                length = -1
+            if length < 0:
+                return _answer(400, "Invalid Content-Length header.")
+            if limit is not None and length > limit:
+                return too_large(limit)
+            if limit != settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+                # Read now, within this view's own allowance: Django (and DRF through it) would hold the body
+                # to the global limit when it reads it.
+                _buffer(request, request.read())
+        elif request.META.get("HTTP_TRANSFER_ENCODING"):
+            stream = _unannounced_body(request)
+            if stream is None:
+                # The server (runserver, for one) does not pass a chunked body on: the view would see none.
+                return _answer(411, "A request body needs a Content-Length header on this server.")
+            body = stream.read() if limit is None else stream.read(limit + 1)
+            if limit is not None and len(body) > limit:
+                return too_large(limit)
+            _buffer(request, body)
+        return None
+
+    def limit_for(self, view_func: Callable[..., HttpResponse]) -> int | None:
+        """A view class may allow itself more with a `max_body_size` attribute (bytes)."""
+        allowed = getattr(getattr(view_func, "view_class", None), "max_body_size", None)
+        return allowed or settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+
+
+class ExceptionMiddleware:
+    """What a plain Django view may raise that deserves its own answer, not Django's 400 or 500 page.
+
+    DRF views get the same answers from burki.errors.exception_handler.
+    """
+
+    def __init__(self, get_response: GetResponse) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, OperationalError | InterfaceError):
+            # Down, restarting, out of connections: worth retrying shortly, and nothing internal to show.
+            logger.error("Database unavailable: %s", exception)
+            return _answer(503, DATABASE_UNAVAILABLE, {"Retry-After": str(DATABASE_RETRY_AFTER)})
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if isinstance(exception, RequestDataTooBig) and limit is not None:
+            # Django's own check, should a view read a body that RequestBodyLimitMiddleware let through.
+            return too_large(limit)
+        return None
