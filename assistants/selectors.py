@@ -8,11 +8,14 @@ from burki.models import Organization
 
 def phone_number_get_active(*, organization: Organization, number: str) -> PhoneNumber | None:
     """The organization's active number, with everything a call needs in the same query."""
-    return (
+    # phone_number is unique, so no ORDER BY: .first() would add one (the model's ordering), and compiling it over
+    # the five joined tables' columns costs about a third of a millisecond on every initiate.
+    numbers = list(
         PhoneNumber.objects.select_related("telephony_account", "assistant", "flow__base_assistant")
         .filter(organization=organization, phone_number=number, is_active=True)
-        .first()
+        .order_by()[:1]
     )
+    return numbers[0] if numbers else None
 
 
 def assistant_get(*, organization: Organization, assistant_id: int) -> Assistant | None:

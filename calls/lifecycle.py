@@ -6,7 +6,7 @@ import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -42,20 +42,59 @@ def call_event_record(*, call: Call, event: ProviderEvent) -> CallEvent | None:
     with transaction.atomic():
         # The row lock serializes concurrent events for one call, so the duplicate check below cannot race.
         locked = Call.objects.select_for_update().get(pk=call.pk)
-        if CallEvent.objects.filter(call=locked, key=event.key).exists():
+        recorded = _event_insert(locked, event)
+        if recorded is None:
             return None
-        recorded = CallEvent.objects.create(
-            call=locked,
-            provider=locked.provider,
-            event_type=event.event_type[:64],
-            status=event.status or "",
-            key=event.key[:255],
-            payload=dict(event.payload),
-        )
         changed = _apply(locked, event, now=recorded.received_at)
         if changed:
             locked.save(update_fields=[*changed, "updated_at"])
-    call.refresh_from_db()
+    # What refresh_from_db() would read back, without the query: the row as this transaction, which held its lock,
+    # left it. (Setting a foreign key's id drops a cached related object that no longer matches, as a refresh does.)
+    for field in Call._meta.concrete_fields:
+        setattr(call, field.attname, getattr(locked, field.attname))
+    return recorded
+
+
+def _event_insert(call: Call, event: ProviderEvent) -> CallEvent | None:
+    """Insert the event, or nothing and None when the call already has an event with its key (a redelivery).
+
+    One statement: INSERT ... ON CONFLICT DO NOTHING RETURNING lets the unique (call, key) constraint decide, where a
+    SELECT before the INSERT would cost a query per event (and a failed INSERT would make PostgreSQL log the
+    statement, payload and all). Databases without it (neither PostgreSQL nor SQLite 3.35+) check first.
+    """
+    recorded = CallEvent(
+        call=call,
+        provider=call.provider,
+        event_type=event.event_type[:64],
+        status=event.status or "",
+        key=event.key[:255],
+        payload=dict(event.payload),
+    )
+    if connection.vendor not in ("postgresql", "sqlite") or not connection.features.can_return_columns_from_insert:
+        if CallEvent.objects.filter(call=call, key=recorded.key).exists():
+            return None
+        recorded.save(force_insert=True)
+        return recorded
+    meta = CallEvent._meta
+    fields = [field for field in meta.concrete_fields if not field.primary_key]
+    # pre_save(add=True) fills received_at (auto_now_add) on the instance, as Model.save() would.
+    values = [field.get_db_prep_save(field.pre_save(recorded, True), connection) for field in fields]
+    quote = connection.ops.quote_name
+    # Only quoted names from the model's own metadata go into the text; every value is a parameter.
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(field.column) for field in fields)}) "  # noqa: S608
+        f"VALUES ({', '.join(['%s'] * len(fields))}) "
+        f"ON CONFLICT ({quote(meta.get_field('call').column)}, {quote(meta.get_field('key').column)}) DO NOTHING "
+        f"RETURNING {quote(meta.pk.column)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    recorded.pk = row[0]
+    recorded._state.adding = False
+    recorded._state.db = connection.alias
     return recorded
 
 

@@ -56,7 +56,11 @@ def _verified_call(request: HttpRequest, provider: str, token: str) -> tuple[Cal
     length = request.headers.get("Content-Length") or "0"
     if not length.isdigit() or int(length) > MAX_WEBHOOK_BODY:
         raise WebhookRefused(413, "Request body too large.")
-    call = Call.objects.select_related("telephony_account").filter(token=token, provider=provider).first()
+    # The token is unique: no ORDER BY, which .first() would add (the model's ordering) and compile on every event.
+    call = next(
+        iter(Call.objects.select_related("telephony_account").filter(token=token, provider=provider).order_by()[:1]),
+        None,
+    )
     if call is None:
         raise WebhookRefused(404, "Not found.")
     try:

@@ -1,0 +1,304 @@
+"""The benchmark's in-process Django work, run as `python -m bench.django_tasks <task>` with the bench's environment.
+
+- seed: an organization, an API key, an assistant, a Twilio account and number (and a sandbox pair).
+- calls: placed-looking calls (queued, with a provider call sid) for the webhook loads, created in bulk.
+- queries: SQL queries per initiate and per webhook, counted with CaptureQueriesContext through the whole Django
+  stack (middleware, DRF, views) with django.test.Client, on the bench database and not inside any test
+  transaction, so the counts are what production runs (no SAVEPOINTs added).
+- stats: what the database holds after the run.
+
+Every task prints one JSON document on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+PROVIDER_NUMBERS = {"twilio": "+14155550100", "sandbox": "+14155550101"}
+TO_NUMBER = "+14155550199"
+INITIATE_BODY = {
+    "from_phone_number": PROVIDER_NUMBERS["twilio"],
+    "to_phone_number": TO_NUMBER,
+    "welcome_message": "Hi {{ name }}, this is Burki calling about {{ topic | default('your account') }}.",
+    "agenda": "Remind {{ name }} of the appointment on {{ appointment.date }}.",
+    "variables": {"name": "Ann", "appointment": {"date": "Tuesday"}},
+}
+# Burki's account at the fake Twilio (the bare-SDK load uses another sid, so the fake counts them apart).
+TWILIO_ACCOUNT_SID = "AC" + "b0" * 16
+TWILIO_AUTH_TOKEN = "bench-twilio-auth-token-0123456789abcdef"
+MAX_CONCURRENT_CALLS = 1_000_000
+
+
+def _setup() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "burki.settings")
+    import django
+
+    django.setup()
+
+
+def seed() -> dict[str, Any]:
+    from assistants.models import Assistant, PhoneNumber
+    from burki.models import ApiKey, Organization, api_key_generate, api_key_hash
+    from telephony.models import TelephonyAccount
+
+    # The fake Twilio never reports a call's end, so every call stays live: the organization's limit is set out of
+    # reach. Twilio's default of 1 call per second per account would turn the load into a 429 test: unlimited (0).
+    organization = Organization.objects.create(
+        name="Bench", slug="bench", max_concurrent_calls=MAX_CONCURRENT_CALLS, block_premium_destinations=True
+    )
+    raw_key = api_key_generate()
+    ApiKey.objects.create(
+        organization=organization, name="bench", prefix=raw_key[:12], hashed_key=api_key_hash(raw_key)
+    )
+    assistant = Assistant.objects.create(
+        organization=organization,
+        name="Bench assistant",
+        welcome_message="Hello from Burki.",
+        llm_settings={"model": "gpt-4o-mini", "temperature": 0.3},
+    )
+    accounts: dict[str, Any] = {}
+    for provider, credentials in (
+        ("twilio", {"account_sid": TWILIO_ACCOUNT_SID, "auth_token": TWILIO_AUTH_TOKEN}),
+        ("sandbox", {}),
+    ):
+        account = TelephonyAccount.objects.create(
+            organization=organization,
+            provider=provider,
+            name=f"Bench {provider}",
+            credentials=credentials,
+            calls_per_second=0,
+        )
+        PhoneNumber.objects.create(
+            organization=organization,
+            phone_number=PROVIDER_NUMBERS[provider],
+            telephony_account=account,
+            assistant=assistant,
+        )
+        accounts[provider] = {"id": account.pk, "number": PROVIDER_NUMBERS[provider], **credentials}
+    return {
+        "api_key": raw_key,
+        "organization_id": organization.pk,
+        "max_concurrent_calls": MAX_CONCURRENT_CALLS,
+        "calls_per_second": 0,
+        "accounts": accounts,
+    }
+
+
+def make_calls(provider: str, count: int) -> dict[str, Any]:
+    """Calls as a successful dial leaves them (queued, with the provider's sid), for the webhook loads."""
+    import secrets
+
+    from django.utils import timezone
+
+    from assistants.models import PhoneNumber
+    from calls.models import Call
+
+    number = PhoneNumber.objects.select_related("telephony_account", "assistant").get(
+        phone_number=PROVIDER_NUMBERS[provider]
+    )
+    prefix = "CA" if provider == "twilio" else "SB"
+    now = timezone.now()
+    calls = [
+        Call(
+            organization_id=number.organization_id,
+            assistant=number.assistant,
+            phone_number=number,
+            telephony_account=number.telephony_account,
+            from_number=number.phone_number,
+            to_number=TO_NUMBER,
+            provider=provider,
+            call_sid=prefix + secrets.token_hex(16),
+            status="queued",
+            welcome_message="Hi Ann, this is Burki calling about your account.",
+            agenda="Remind Ann of the appointment on Tuesday.",
+            variables={"name": "Ann", "appointment": {"date": "Tuesday"}},
+            started_at=now,
+        )
+        for _ in range(count)
+    ]
+    Call.objects.bulk_create(calls, batch_size=1000)
+    return {
+        "calls": [
+            {"token": c.token, "call_sid": c.call_sid, "from_number": c.from_number, "to_number": c.to_number}
+            for c in calls
+        ]
+    }
+
+
+# What Django logs for transaction control (psycopg sends each as a round trip of its own): not SQL queries.
+TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")
+
+
+def is_transaction_control(sql: str) -> bool:
+    return sql.upper().startswith(TRANSACTION_CONTROL)
+
+
+def _sql(captured: Any) -> list[str]:
+    return [q["sql"][:300] for q in captured.captured_queries]
+
+
+def _count(sql: list[str]) -> tuple[int, int]:
+    """(SQL statements, round trips): statements leave out BEGIN/COMMIT/SAVEPOINT, round trips count everything."""
+    return sum(not is_transaction_control(q) for q in sql), len(sql)
+
+
+def count_queries(*, api_key: str, host: str, provider: str, rounds: int) -> dict[str, Any]:
+    """Run initiates and webhooks in process, one CaptureQueriesContext each."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from bench import webhook_requests as wr
+    from calls.models import Call
+
+    client = Client(HTTP_HOST=host)
+    base_url = f"http://{host}"
+
+    def initiate(body: dict[str, Any]) -> tuple[tuple[int, int], list[str], Call]:
+        with CaptureQueriesContext(connection) as captured:
+            response = client.post(
+                "/calls/initiate",
+                data=json.dumps(body),
+                content_type="application/json",
+                HTTP_AUTHORIZATION=f"Bearer {api_key}",
+            )
+        if response.status_code != 200:
+            raise SystemExit(f"initiate answered {response.status_code}: {response.content[:500]!r}")
+        return _count(_sql(captured)), _sql(captured), Call.objects.get(pk=response.json()["call_id"])
+
+    def send(request: wr.HttpRequest) -> tuple[tuple[int, int], list[str]]:
+        with CaptureQueriesContext(connection) as captured:
+            response = client.generic(
+                request.method,
+                request.path,
+                data=request.body,
+                content_type=request.headers["Content-Type"],
+                **{"HTTP_" + k.upper().replace("-", "_"): v for k, v in request.headers.items() if k != "Content-Type"},
+            )
+        if response.status_code >= 300:
+            raise SystemExit(f"{request.path} answered {response.status_code}: {response.content[:500]!r}")
+        return _count(_sql(captured)), _sql(captured)
+
+    # Initiates are counted on the Twilio number (the load's); the webhooks run on calls of `provider`.
+    initiate_counts: list[tuple[int, int]] = []
+    initiate_sql: list[str] = []
+    calls: list[Call] = []
+    for _ in range(rounds):
+        n, sql, call = initiate(INITIATE_BODY)
+        initiate_counts.append(n)
+        initiate_sql = sql
+        calls.append(call)
+    if provider != "twilio":
+        body = {**INITIATE_BODY, "from_phone_number": PROVIDER_NUMBERS[provider]}
+        calls = [initiate(body)[2] for _ in range(rounds)]
+
+    from telephony.backends.base import ProviderAccount
+    from telephony.backends.sandbox import sign as sandbox_sign
+
+    answer_counts: list[tuple[int, int]] = []
+    status_counts: list[list[tuple[int, int]]] = []
+    answer_sql: list[str] = []
+    status_sql: list[list[str]] = []
+    for call in calls:
+        target = wr.WebhookCall(call.token, call.call_sid or "", call.from_number, call.to_number)
+        events = wr.TWILIO_EVENTS if provider == "twilio" else wr.SANDBOX_EVENTS
+        if provider == "twilio":
+            creds = {"account_sid": TWILIO_ACCOUNT_SID, "auth_token": TWILIO_AUTH_TOKEN}
+            answer_request = wr.twilio_answer_request(base_url, target, **creds)
+            status_requests = [
+                wr.twilio_status_request(base_url, target, sequence=i, **creds) for i in range(len(events))
+            ]
+        else:
+            account = ProviderAccount(id=call.telephony_account_id or 0, provider="sandbox", credentials={})
+
+            def sign(*, url: str, timestamp: str, body: bytes, _account: ProviderAccount = account) -> str:
+                return sandbox_sign(_account, url=url, timestamp=timestamp, body=body)
+
+            answer_request = wr.sandbox_answer_request(base_url, target, sign=sign)
+            status_requests = [wr.sandbox_status_request(base_url, target, sign=sign, sequence=i) for i in range(4)]
+        # The order a real call produces: initiated, ringing, the answer webhook, in-progress, completed.
+        counts: list[tuple[int, int]] = []
+        sqls: list[str | list[str]] = []
+        for i, request in enumerate(status_requests):
+            if i == 2:
+                n, answer_sql = send(answer_request)
+                answer_counts.append(n)
+            n, sql = send(request)
+            counts.append(n)
+            sqls.append(sql)
+        # A provider's redelivery of an event already recorded (the duplicate path).
+        n, sql = send(status_requests[-1])
+        counts.append(n)
+        status_counts.append(counts)
+        status_sql = [*sqls, sql]  # type: ignore[list-item]
+        call.refresh_from_db()
+        if call.status != "completed":
+            raise SystemExit(f"call {call.pk} ended {call.status} after its webhooks, not completed")
+
+    names = [*events, f"{events[-1]} (duplicate)"]
+    per_event = {name: max(c[i][0] for c in status_counts) for i, name in enumerate(names)}
+    per_event_round_trips = {name: max(c[i][1] for c in status_counts) for i, name in enumerate(names)}
+    statements = sorted(n for n, _ in initiate_counts)
+    return {
+        "provider": provider,
+        "rounds": rounds,
+        # SQL statements (no BEGIN/COMMIT) per request; "round_trips" count those too.
+        "initiate": [n for n, _ in initiate_counts],
+        "initiate_steady": statements[len(statements) // 2],
+        "initiate_max": statements[-1],
+        "initiate_round_trips_max": max(r for _, r in initiate_counts),
+        "answer": [n for n, _ in answer_counts],
+        "answer_max": max(n for n, _ in answer_counts),
+        "answer_round_trips_max": max(r for _, r in answer_counts),
+        "status_per_event_max": per_event,
+        "status_max": max(per_event.values()),
+        "status_round_trips_per_event_max": per_event_round_trips,
+        "status_round_trips_max": max(per_event_round_trips.values()),
+        "sql": {"initiate": initiate_sql, "answer": answer_sql, "status": status_sql},
+    }
+
+
+def stats() -> dict[str, Any]:
+    from calls.models import Call, CallEvent
+    from telephony.status import LIVE_STATUSES
+
+    return {
+        "calls": Call.objects.count(),
+        "live_calls": Call.objects.filter(status__in=LIVE_STATUSES).count(),
+        "call_events": CallEvent.objects.count(),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="task", required=True)
+    sub.add_parser("seed")
+    calls = sub.add_parser("calls")
+    calls.add_argument("--provider", choices=sorted(PROVIDER_NUMBERS), required=True)
+    calls.add_argument("--count", type=int, required=True)
+    queries = sub.add_parser("queries")
+    queries.add_argument("--api-key", required=True)
+    queries.add_argument("--host", required=True, help="host:port the webhooks are signed for (PUBLIC_BASE_URL's)")
+    queries.add_argument("--provider", choices=sorted(PROVIDER_NUMBERS), required=True)
+    queries.add_argument("--rounds", type=int, default=5)
+    sub.add_parser("stats")
+    args = parser.parse_args(argv)
+    _setup()
+    if args.task == "seed":
+        result = seed()
+    elif args.task == "calls":
+        result = make_calls(args.provider, args.count)
+    elif args.task == "queries":
+        result = count_queries(api_key=args.api_key, host=args.host, provider=args.provider, rounds=args.rounds)
+    else:
+        result = stats()
+    json.dump(result, sys.stdout)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()
