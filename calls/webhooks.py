@@ -130,6 +130,16 @@ def status(request: HttpRequest, provider: str, token: str) -> HttpResponse:
             raise WebhookRefused(400, f"Unreadable event: {exc}") from None
     except WebhookRefused as exc:
         return _refusal(exc)
-    if event is not None:
-        call_event_record(call=call, event=event)
+    if event is not None and call_event_record(call=call, event=event) is not None and call.telephony_account:
+        # Only for an event seen the first time: a redelivery must not repeat a command.
+        account = call.telephony_account
+        try:
+            backend.on_event(
+                ProviderAccount(id=account.pk, provider=account.provider, credentials=account.credentials),
+                event,
+                say=None if settings.MEDIA_STREAM_URL else (call.welcome_message or "Hello."),
+            )
+        except TelephonyError as exc:
+            # The event is recorded; the provider retries nothing we could fix by failing this webhook.
+            logger.warning("%s follow-up for call %s failed: %s", provider, call.pk, exc)
     return _http(backend.acknowledge())

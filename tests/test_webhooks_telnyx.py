@@ -376,3 +376,58 @@ def test_an_event_for_an_unknown_call_fills_in_its_call_control_id(organization:
 
     call.refresh_from_db()
     assert (call.call_sid, call.status) == (CALL_CONTROL_ID, "initiated")
+
+
+# --- without a media stream: speak the welcome message, then hang up -------------------------------------------
+
+
+@pytest.fixture
+def telnyx_commands(fake_provider: FakeProvider) -> Any:
+    for action in ("speak", "hangup"):
+        fake_provider.on("POST", f"/v2/calls/{CALL_CONTROL_ID}/actions/{action}", json={"data": {"result": "ok"}})
+    with use_backend("telnyx", "telephony.backends.telnyx.TelnyxBackend", API_BASE_URL=f"{fake_provider.url}/v2"):
+        yield fake_provider
+
+
+def test_without_a_media_stream_an_answered_call_says_its_welcome_message_then_hangs_up(
+    call: Call, telnyx_commands: FakeProvider
+) -> None:
+    Call.objects.filter(pk=call.pk).update(welcome_message="Hi <Ann> & co")
+    answered = telnyx_event(call, "call.answered")
+
+    assert post(call, answered).status_code in (200, 204)
+    assert post(call, answered).status_code in (200, 204)  # redelivered: must not speak twice
+    assert event(call, "call.speak.ended").status_code in (200, 204)
+
+    commands = [(r.path, r.data) for r in telnyx_commands.requests]
+    assert [path for path, _ in commands] == [
+        f"/v2/calls/{CALL_CONTROL_ID}/actions/speak",
+        f"/v2/calls/{CALL_CONTROL_ID}/actions/hangup",
+    ]
+    speak = commands[0][1]
+    assert speak["payload"] == "Hi <Ann> & co"
+    assert speak["voice"] == "female"
+    assert speak["command_id"] == f"{CALL_CONTROL_ID}:speak"
+    assert telnyx_commands.requests[0].headers["authorization"] == f"Bearer {CREDENTIALS['api_key']}"
+
+
+@override_settings(MEDIA_STREAM_URL=STREAM_URL)
+def test_with_a_media_stream_nothing_is_said_by_command(call: Call, telnyx_commands: FakeProvider) -> None:
+    event(call, "call.answered")
+
+    assert telnyx_commands.requests == []
+
+
+def test_a_failed_speak_command_still_records_the_event(call: Call, fake_provider: FakeProvider) -> None:
+    fake_provider.on(
+        "POST",
+        f"/v2/calls/{CALL_CONTROL_ID}/actions/speak",
+        status=422,
+        json={"errors": [{"code": "90018", "title": "Call has already ended"}]},
+    )
+    with use_backend("telnyx", "telephony.backends.telnyx.TelnyxBackend", API_BASE_URL=f"{fake_provider.url}/v2"):
+        response = event(call, "call.answered")
+
+    assert response.status_code in (200, 204)
+    call.refresh_from_db()
+    assert call.status == "in-progress"

@@ -116,6 +116,12 @@ class TelephonyBackend:
         """The provider's answer document (TwiML, NCCO, ...) for a verified answer request."""
         raise NotImplementedError
 
+    def on_event(self, account: ProviderAccount, event: ProviderEvent, *, say: str | None) -> None:
+        """Commands a provider needs from us after an event; by default none.
+
+        `say` is what to speak when the call has no media stream (None when it streams to the voice engine).
+        """
+
     def acknowledge(self) -> WebhookResponse:
         """What a status webhook answers once the event is recorded."""
         return WebhookResponse(content=b"", status=204)

@@ -53,6 +53,10 @@ HANGUP_STATUS = {
 }
 
 
+# Telnyx refuses longer speak payloads; welcome messages are at most 1,000 characters anyway.
+SPEAK_LIMIT = 3000
+
+
 def dial_command_id(call_id: int) -> str:
     """Telnyx ignores a second dial with the same command_id, so a repeat of our call can never ring twice."""
     return f"burki-call-{call_id}"
@@ -108,6 +112,29 @@ class TelnyxBackend(TelephonyBackend):
             raise self._error(exc, "hangup") from exc
 
     # --- webhooks ---
+
+    def on_event(self, account: ProviderAccount, event: ProviderEvent, *, say: str | None) -> None:
+        """Without a media stream, speak the welcome message once answered, then hang up when it has been said.
+
+        Call Control has no answer document, so what TwiML or an NCCO would say is two commands here.
+        """
+        if say is None or not event.call_sid or event.event_type not in ("call.answered", "call.speak.ended"):
+            return
+        client, _ = self._client(account)
+        try:
+            if event.event_type == "call.answered":
+                # command_id: a redelivered call.answered must not make Telnyx say it twice.
+                client.calls.actions.speak(
+                    event.call_sid,
+                    payload=say[:SPEAK_LIMIT],
+                    voice="female",
+                    language="en-US",
+                    command_id=f"{event.call_sid}:speak",
+                )
+            else:
+                client.calls.actions.hangup(event.call_sid, command_id=f"{event.call_sid}:hangup")
+        except Exception as exc:
+            raise self._error(exc, "speak" if event.event_type == "call.answered" else "hangup") from exc
 
     def verify_webhook(self, account: ProviderAccount, request: WebhookRequest) -> bool:
         """Ed25519 over b"<timestamp>|<raw body>" with the account's public key (what Telnyx's own verifier does,
