@@ -33,8 +33,3 @@ def decrypt_json(token: str) -> Any:
         return json.loads(_current().decrypt(token.encode()))
     except InvalidToken as exc:
         raise DecryptionError("Stored secret cannot be decrypted with the configured keys.") from exc
-
-
-def reencrypt(token: str) -> str:
-    """The same secret under the newest key (for rotation)."""
-    return _current().rotate(token.encode()).decode()
