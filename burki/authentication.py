@@ -62,13 +62,15 @@ class BearerAuthentication(BaseAuthentication):
         return 'Bearer realm="api"'
 
     def _api_key(self, token: str) -> tuple[ApiKeyPrincipal, ApiKey]:
-        key = (
+        # hashed_key is unique: no ORDER BY (.first() would sort by the model's ordering on every request).
+        keys = list(
             ApiKey.objects.select_related("organization")
             .filter(hashed_key=api_key_hash(token), revoked_at__isnull=True)
-            .first()
+            .order_by()[:1]
         )
-        if key is None:
+        if not keys:
             raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
+        key = keys[0]
         now = timezone.now()
         if key.last_used_at is None or now - key.last_used_at > LAST_USED_PRECISION:
             ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)

@@ -232,6 +232,9 @@ def test_twilio_credentials_never_reach_logs_or_api_responses(
     api: Any, twilio: FakeProvider, twilio_number: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    # The SDK's own request lines are off by default (TWILIO_LOG_LEVEL): an operator who turns them on for a
+    # diagnosis must not find secrets in them either.
+    caplog.set_level(logging.DEBUG, logger="twilio.http_client")
     # Two calls within a second: lift the account's default rate limit, which this test is not about.
     type(twilio_number.telephony_account).objects.filter(pk=twilio_number.telephony_account_id).update(
         calls_per_second=0
@@ -245,6 +248,18 @@ def test_twilio_credentials_never_reach_logs_or_api_responses(
     assert any(record.name.startswith("twilio") for record in caplog.records)  # the SDK did log, at DEBUG
     secrets = [AUTH_TOKEN, BASIC_AUTH.split()[1]]
     assert_nothing_contains([caplog.text, ok.content, refused.content], secrets)
+
+
+def test_twilio_sdk_request_lines_stay_out_of_the_log_by_default(
+    api: Any, twilio: FakeProvider, twilio_number: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+
+    response = initiate(api)
+
+    assert response.status_code == 200
+    assert [r.name for r in caplog.records if r.name == "calls.services"] == ["calls.services"]  # our own line
+    assert not [r for r in caplog.records if r.name.startswith("twilio")]
 
 
 def test_one_twilio_client_serves_an_account_until_its_credentials_change(twilio: FakeProvider) -> None:

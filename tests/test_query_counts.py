@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from twilio.request_validator import RequestValidator
@@ -143,3 +144,20 @@ def test_each_twilio_status_callback_of_a_call_runs_at_most_4_queries(
     placed.refresh_from_db()
     assert (placed.status, placed.duration) == ("completed", 42)
     assert CallEvent.objects.filter(call=placed).count() == len(lifecycle)
+
+
+def test_initiate_counts_live_calls_only_up_to_the_organization_limit(
+    api: Any, twilio: FakeProvider, organization: Any
+) -> None:
+    # The count runs under the organization's lock: bounded by the limit, it costs the same at 10 or 10,000 live calls.
+    provider_number(organization, provider="twilio", credentials={"account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN})
+    organization.max_concurrent_calls = 7
+    organization.save(update_fields=["max_concurrent_calls"])
+
+    with CaptureQueriesContext(connection) as captured:
+        response = initiate(api)
+
+    assert response.status_code == 200, response.content
+    counts = [sql for sql in statements(captured) if "COUNT(" in sql.upper() and '"calls_call"' in sql]
+    assert len(counts) == 1, counts
+    assert counts[0].rstrip().endswith("LIMIT 7) subquery"), counts[0]
