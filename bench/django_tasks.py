@@ -5,6 +5,7 @@
 - queries: SQL queries per initiate and per webhook, counted with CaptureQueriesContext through the whole Django
   stack (middleware, DRF, views) with django.test.Client, on the bench database and not inside any test
   transaction, so the counts are what production runs (no SAVEPOINTs added).
+- stages: where an initiate's time goes, stage by stage, timed in process (its own organization and number).
 - stats: what the database holds after the run.
 
 Every task prints one JSON document on stdout.
@@ -262,6 +263,155 @@ def count_queries(*, api_key: str, host: str, provider: str, rounds: int) -> dic
     }
 
 
+# Where an initiate's time goes, stage by stage (in order; a stage's time excludes the stages nested in it).
+STAGES = {
+    "auth": "authentication (API key and organization)",
+    "input": "request body (input serializer)",
+    "lookup": "number, assistant and account (one SELECT)",
+    "checks": "checks (E.164, destination policy, templates)",
+    "limits": "limits (organization lock, live-call count)",
+    "insert": "the call's INSERT",
+    "commit": "COMMIT (before the provider is asked)",
+    "dial": "provider dial (twilio SDK, HTTP to the fake)",
+    "record": "record the dial (UPDATE, log line)",
+    "rest": "the rest: WSGI, middleware, DRF, response",
+}
+PROFILE_NUMBER = "+14155550102"
+
+
+def profile_stages(*, host: str, rounds: int) -> dict[str, Any]:
+    """Time each stage of POST /calls/initiate in process, through the WSGI handler as gunicorn calls it.
+
+    Its own organization, key, account and number (the fake's Twilio credentials), so its live-call count starts at
+    zero as the sequential phase's does. Each stage is timed by wrapping the function that does it; CPU is this
+    thread's, wall includes waiting for PostgreSQL and the fake.
+    """
+    import io
+    import time
+    from collections import defaultdict
+    from collections.abc import Callable
+
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.db import connection
+
+    import burki.authentication
+    import calls.services
+    import calls.views
+    from assistants.models import Assistant, PhoneNumber
+    from burki.models import ApiKey, Organization, api_key_generate, api_key_hash
+    from calls.models import Call
+    from telephony.backends.twilio import TwilioBackend
+    from telephony.models import TelephonyAccount
+
+    organization = Organization.objects.create(
+        name="Bench profile", slug="bench-profile", max_concurrent_calls=MAX_CONCURRENT_CALLS
+    )
+    raw_key = api_key_generate()
+    ApiKey.objects.create(
+        organization=organization, name="profile", prefix=raw_key[:12], hashed_key=api_key_hash(raw_key)
+    )
+    PhoneNumber.objects.create(
+        organization=organization,
+        phone_number=PROFILE_NUMBER,
+        telephony_account=TelephonyAccount.objects.create(
+            organization=organization,
+            provider="twilio",
+            name="Bench profile twilio",
+            credentials={"account_sid": TWILIO_ACCOUNT_SID, "auth_token": TWILIO_AUTH_TOKEN},
+            calls_per_second=0,
+        ),
+        assistant=Assistant.objects.create(
+            organization=organization, name="Profile assistant", welcome_message="Hello from Burki."
+        ),
+    )
+
+    cpu: dict[str, float] = defaultdict(float)
+    wall: dict[str, float] = defaultdict(float)
+    stack: list[tuple[float, float]] = []  # per open stage: (cpu, wall) of the stages nested in it so far
+
+    def timed(stage: str, func: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            c0, w0 = time.thread_time(), time.perf_counter()
+            stack.append((0.0, 0.0))
+            try:
+                return func(*args, **kwargs)
+            finally:
+                c, w = time.thread_time() - c0, time.perf_counter() - w0
+                nested_c, nested_w = stack.pop()
+                cpu[stage] += c - nested_c
+                wall[stage] += w - nested_w
+                if stack:
+                    outer_c, outer_w = stack[-1]
+                    stack[-1] = (outer_c + c, outer_w + w)
+
+        return wrapper
+
+    manager = Call.objects
+    patches: list[tuple[Any, str, str]] = [
+        (burki.authentication.BearerAuthentication, "_api_key", "auth"),
+        (calls.views, "_initiate_input", "input"),
+        (calls.services, "call_plan", "checks"),
+        (calls.services, "phone_number_get_active", "lookup"),
+        (calls.services, "_check_capacity", "limits"),
+        (manager, "create", "insert"),
+        (connection, "commit", "commit"),
+        (calls.services, "_dial", "record"),
+        (TwilioBackend, "dial", "dial"),
+    ]
+    for target, name, stage in patches:
+        setattr(target, name, timed(stage, getattr(target, name)))
+
+    handler = WSGIHandler()
+    body = json.dumps({**INITIATE_BODY, "from_phone_number": PROFILE_NUMBER}).encode()
+    server, _, port = host.partition(":")
+
+    def initiate() -> None:
+        environ = {
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": "/calls/initiate",
+            "QUERY_STRING": "",
+            "SERVER_NAME": server,
+            "SERVER_PORT": port or "80",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "REMOTE_ADDR": "127.0.0.1",
+            "HTTP_HOST": host,
+            "HTTP_AUTHORIZATION": f"Bearer {raw_key}",
+            "CONTENT_TYPE": "application/json",
+            "CONTENT_LENGTH": str(len(body)),
+            "wsgi.input": io.BytesIO(body),
+            "wsgi.url_scheme": "http",
+            "wsgi.errors": sys.stderr,
+        }
+        statuses: list[str] = []
+        content = b"".join(handler(environ, lambda status, headers, *_: statuses.append(status)))
+        if not statuses or not statuses[0].startswith("200"):
+            raise SystemExit(f"initiate answered {statuses}: {content[:500]!r}")
+
+    for _ in range(30):  # warm-up: imports, the SDK client, the connection
+        initiate()
+    cpu.clear()
+    wall.clear()
+    c0, w0 = time.thread_time(), time.perf_counter()
+    for _ in range(rounds):
+        initiate()
+    total_cpu, total_wall = time.thread_time() - c0, time.perf_counter() - w0
+    cpu["rest"] = total_cpu - sum(cpu.values())
+    wall["rest"] = total_wall - sum(wall.values())
+    per_request = 1000 / rounds
+    return {
+        "rounds": rounds,
+        "total": {"cpu_ms": round(total_cpu * per_request, 3), "wall_ms": round(total_wall * per_request, 3)},
+        "stages": [
+            {
+                "stage": label,
+                "cpu_ms": round(cpu[key] * per_request, 3),
+                "wall_ms": round(wall[key] * per_request, 3),
+            }
+            for key, label in STAGES.items()
+        ],
+    }
+
+
 def stats() -> dict[str, Any]:
     from calls.models import Call, CallEvent
     from telephony.status import LIVE_STATUSES
@@ -285,6 +435,9 @@ def main(argv: list[str] | None = None) -> None:
     queries.add_argument("--host", required=True, help="host:port the webhooks are signed for (PUBLIC_BASE_URL's)")
     queries.add_argument("--provider", choices=sorted(PROVIDER_NUMBERS), required=True)
     queries.add_argument("--rounds", type=int, default=5)
+    stages = sub.add_parser("stages")
+    stages.add_argument("--host", required=True, help="host:port of PUBLIC_BASE_URL")
+    stages.add_argument("--rounds", type=int, default=300)
     sub.add_parser("stats")
     args = parser.parse_args(argv)
     _setup()
@@ -294,6 +447,8 @@ def main(argv: list[str] | None = None) -> None:
         result = make_calls(args.provider, args.count)
     elif args.task == "queries":
         result = count_queries(api_key=args.api_key, host=args.host, provider=args.provider, rounds=args.rounds)
+    elif args.task == "stages":
+        result = profile_stages(host=args.host, rounds=args.rounds)
     else:
         result = stats()
     json.dump(result, sys.stdout)

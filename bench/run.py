@@ -5,8 +5,9 @@
   C  the provider webhooks: the answer webhook and the status callbacks, signed like the provider signs them.
 
 Each at 1 (sequential, latency) and at 8 and 32 concurrent clients (throughput), every phase bounded in requests
-and in seconds. Then SQL queries per initiate and per webhook (in-process, CaptureQueriesContext) and the peak RSS
-of each gunicorn worker. Prints a table and a `BENCH ...` line; writes bench/results/latest.json.
+and in seconds. Then SQL queries per initiate and per webhook (in-process, CaptureQueriesContext), where an
+initiate's time goes stage by stage (in process), and the peak RSS of each gunicorn worker. Prints a table and a
+`BENCH ...` line; writes bench/results/latest.json.
 
 Everything listens on 127.0.0.1 only; every process started here is stopped here.
 """
@@ -527,6 +528,9 @@ def main(argv: list[str] | None = None) -> int:
             memory = {pid: memory_kb(pid) for pid in workers_after}
             with urllib.request.urlopen(f"{fake_url}/stats", timeout=5) as response:
                 fake_stats = json.load(response)["created"]
+            # After the fake's count above: these initiates dial it too, from an organization of their own.
+            log("where an initiate's time goes (in-process pass, stage by stage)")
+            stages = django_task(env, "stages", "--host", f"127.0.0.1:{burki_port}", "--rounds", str(args.sequential))
 
     # --- report ---
     by = {(r.name[0], r.concurrency): r for r in results}
@@ -616,6 +620,17 @@ def main(argv: list[str] | None = None) -> int:
         f"{queries['answer_round_trips_max']}, status callback {queries['status_round_trips_max']}",
         file=out,
     )
+    print("", file=out)
+    print(
+        f"Where an initiate's time goes (in process, through the WSGI handler, mean of {stages['rounds']} sequential "
+        "requests; CPU is the worker's, wall includes waiting for PostgreSQL and the fake):",
+        file=out,
+    )
+    print(f"  {'stage':50} {'cpu ms':>7} {'wall ms':>8}", file=out)
+    for stage in stages["stages"]:
+        print(f"  {stage['stage']:50} {stage['cpu_ms']:>7.2f} {stage['wall_ms']:>8.2f}", file=out)
+    print(f"  {'total':50} {stages['total']['cpu_ms']:>7.2f} {stages['total']['wall_ms']:>8.2f}", file=out)
+    print("", file=out)
     print(
         "Peak RSS (VmHWM) per gunicorn worker: " + ", ".join(f"pid {p}: {mb} MB" for p, mb in peak_rss.items()),
         file=out,
@@ -667,6 +682,7 @@ def main(argv: list[str] | None = None) -> int:
         "phases": [r.summary() for r in results],
         "overhead": overhead,
         "queries": queries,
+        "stages": stages,
         "peak_rss_mb": peak_rss,
         "database": db_stats,
         "fake_twilio_created": fake_stats,
