@@ -43,7 +43,8 @@ def _setup() -> None:
 
 def seed() -> dict[str, Any]:
     from assistants.models import Assistant, PhoneNumber
-    from burki.models import ApiKey, Organization, api_key_generate, api_key_hash
+    from burki.models import Organization
+    from burki.services import api_key_create
     from telephony.models import TelephonyAccount
 
     # The fake Twilio never reports a call's end, so every call stays live: the organization's limit is set out of
@@ -51,10 +52,7 @@ def seed() -> dict[str, Any]:
     organization = Organization.objects.create(
         name="Bench", slug="bench", max_concurrent_calls=MAX_CONCURRENT_CALLS, block_premium_destinations=True
     )
-    raw_key = api_key_generate()
-    ApiKey.objects.create(
-        organization=organization, name="bench", prefix=raw_key[:12], hashed_key=api_key_hash(raw_key)
-    )
+    _, raw_key = api_key_create(organization=organization, name="bench")
     assistant = Assistant.objects.create(
         organization=organization,
         name="Bench assistant",
@@ -298,7 +296,8 @@ def profile_stages(*, host: str, rounds: int) -> dict[str, Any]:
     import calls.services
     import calls.views
     from assistants.models import Assistant, PhoneNumber
-    from burki.models import ApiKey, Organization, api_key_generate, api_key_hash
+    from burki.models import Organization
+    from burki.services import api_key_create
     from calls.models import Call
     from telephony.backends.twilio import TwilioBackend
     from telephony.models import TelephonyAccount
@@ -306,10 +305,7 @@ def profile_stages(*, host: str, rounds: int) -> dict[str, Any]:
     organization = Organization.objects.create(
         name="Bench profile", slug="bench-profile", max_concurrent_calls=MAX_CONCURRENT_CALLS
     )
-    raw_key = api_key_generate()
-    ApiKey.objects.create(
-        organization=organization, name="profile", prefix=raw_key[:12], hashed_key=api_key_hash(raw_key)
-    )
+    _, raw_key = api_key_create(organization=organization, name="profile")
     PhoneNumber.objects.create(
         organization=organization,
         phone_number=PROFILE_NUMBER,
