@@ -14,6 +14,7 @@ from django.db import transaction
 from assistants.models import Assistant, ConversationFlow, PhoneNumber
 from burki.errors import Conflict, InvalidInput
 from burki.models import ApiKey, Membership, Organization
+from burki.permissions import ADMIN
 from burki.services import api_key_create
 from telephony.models import Provider, TelephonyAccount
 
@@ -63,8 +64,8 @@ class DemoSeed:
     inactive: tuple[str, ...]
 
 
-def demo_seed(*, slug: str = DEFAULT_SLUG, debug: bool) -> DemoSeed:
-    """Create what is missing of the `slug` demo organization, reuse the rest, and issue a new API key.
+def demo_seed(*, slug: str = DEFAULT_SLUG, debug: bool, role: str = ADMIN) -> DemoSeed:
+    """Create what is missing of the `slug` demo organization, reuse the rest, and issue a new API key with `role`.
 
     With `debug`, an `admin` superuser exists afterwards (created with a random password if absent).
     """
@@ -133,7 +134,7 @@ def demo_seed(*, slug: str = DEFAULT_SLUG, debug: bool) -> DemoSeed:
         }
         inactive = tuple(name for name, item in parts.items() if not item.is_active)
 
-        api_key, raw_key = api_key_create(organization=organization, name=API_KEY_NAME)
+        api_key, raw_key = api_key_create(organization=organization, name=API_KEY_NAME, role=role)
         admin = _admin_ensure(organization) if debug else None
         destination = _destination(organization, calling=(assistant_number, flow_number))
 

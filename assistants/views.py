@@ -37,6 +37,8 @@ from burki.tenancy import OrganizationAPIView
 
 
 class PhoneNumberListApi(OrganizationAPIView):
+    resource = "phone_numbers"
+
     @extend_schema(
         operation_id="phone_numbers_list",
         parameters=[PageParams],
@@ -56,6 +58,8 @@ class PhoneNumberListApi(OrganizationAPIView):
 
 
 class PhoneNumberDetailApi(OrganizationAPIView):
+    resource = "phone_numbers"
+
     def _number(self, number_id: int) -> PhoneNumber:
         number = phone_number_get(organization=self.organization, number_id=number_id)
         if number is None:
@@ -81,6 +85,8 @@ class PhoneNumberDetailApi(OrganizationAPIView):
 
 
 class AssistantListApi(OrganizationAPIView):
+    resource = "assistants"
+
     @extend_schema(
         operation_id="assistants_list",
         parameters=[PageParams, AssistantListParams],
@@ -102,6 +108,8 @@ class AssistantListApi(OrganizationAPIView):
 
 
 class AssistantDetailApi(OrganizationAPIView):
+    resource = "assistants"
+
     def _assistant(self, assistant_id: int) -> Assistant:
         assistant = assistant_get(organization=self.organization, assistant_id=assistant_id)
         if assistant is None:
@@ -127,6 +135,8 @@ class AssistantDetailApi(OrganizationAPIView):
 
 
 class FlowListApi(OrganizationAPIView):
+    resource = "flows"
+
     # A definition alone may be 256 KB of JSON: the flow's own validation should be what says it is too big.
     max_body_size = 1024 * 1024
 
@@ -143,6 +153,8 @@ class FlowListApi(OrganizationAPIView):
 
 
 class FlowDetailApi(OrganizationAPIView):
+    resource = "flows"
+
     # A definition alone may be 256 KB of JSON: the flow's own validation should be what says it is too big.
     max_body_size = 1024 * 1024
 

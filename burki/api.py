@@ -8,6 +8,7 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from burki.authentication import ApiKeyPrincipal
 from burki.errors import NotFound
 from burki.pagination import PageParams, paginated_response
 from burki.schema import page_of
@@ -18,6 +19,8 @@ from burki.tenancy import OrganizationAPIView
 
 
 class ApiKeyListApi(OrganizationAPIView):
+    resource = "api_keys"
+
     @extend_schema(operation_id="api_keys_list", parameters=[PageParams], responses=page_of(ApiKeyOutput, "ApiKeyPage"))
     def get(self, request: Request) -> Response:
         return paginated_response(request, api_key_list(organization=self.organization), ApiKeyOutput)
@@ -31,23 +34,39 @@ class ApiKeyListApi(OrganizationAPIView):
     def post(self, request: Request) -> Response:
         data = ApiKeyCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        user = request.user if isinstance(request.user, User) else None
-        key, raw = api_key_create(organization=self.organization, name=data.validated_data["name"], created_by=user)
+        principal = request.user
+        # A key minted by a member, or by a key bound to one, lives only as long as that membership.
+        if isinstance(principal, ApiKeyPrincipal):
+            creator, bound = principal.api_key.created_by, principal.api_key.bound_to_creator
+        else:
+            creator, bound = (principal if isinstance(principal, User) else None), True
+        key, raw = api_key_create(
+            organization=self.organization,
+            name=data.validated_data["name"],
+            role=data.validated_data["role"],
+            created_by=creator,
+            bound_to_creator=bound,
+            creator_role=self.role,
+        )
         # The only response that ever carries the raw key.
         return Response({**ApiKeyOutput(key).data, "key": raw}, status=status.HTTP_201_CREATED)
 
 
 class ApiKeyDetailApi(OrganizationAPIView):
+    resource = "api_keys"
+
     @extend_schema(operation_id="api_keys_revoke", summary="Revoke an API key", responses={204: None})
     def delete(self, request: Request, key_id: int) -> Response:
         key = api_key_get(organization=self.organization, key_id=key_id)
         if key is None:
             raise NotFound("API key not found.")
-        api_key_revoke(api_key=key)
+        api_key_revoke(api_key=key, revoker_role=self.role)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class OrganizationApi(OrganizationAPIView):
+    resource = "organization"
+
     @extend_schema(summary="The caller's organization", responses=OrganizationOutput)
     def get(self, request: Request) -> Response:
         return Response(OrganizationOutput(self.organization).data)

@@ -4,8 +4,11 @@ from typing import Any
 
 from cryptography.fernet import Fernet
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, register
+from django.core.checks import CheckMessage, Error, Tags, register
+from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils.module_loading import import_string
+
+from burki.permissions import PERMISSIONS
 
 
 @register()
@@ -34,4 +37,34 @@ def check_telephony_backends(app_configs: Any, **kwargs: Any) -> list[CheckMessa
             import_string(str(config["BACKEND"]))
         except (ImportError, KeyError) as exc:
             errors.append(Error(f"TELEPHONY_BACKENDS[{alias!r}] cannot be loaded: {exc}", id="burki.E002"))
+    return errors
+
+
+def _view_classes(patterns: list[URLPattern | URLResolver]) -> list[type]:
+    found: list[type] = []
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            found += _view_classes(pattern.url_patterns)
+        else:
+            view_class = getattr(pattern.callback, "view_class", None)
+            if isinstance(view_class, type):
+                found.append(view_class)
+    return found
+
+
+@register(Tags.urls)
+def check_api_permissions(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    """Every routed API view names a resource of the permission table: none may run with an unknown rule."""
+    from burki.tenancy import OrganizationAPIView  # needs the apps loaded
+
+    errors: list[CheckMessage] = []
+    for view_class in _view_classes(get_resolver().url_patterns):
+        if issubclass(view_class, OrganizationAPIView) and getattr(view_class, "resource", None) not in PERMISSIONS:
+            errors.append(
+                Error(
+                    f"{view_class.__module__}.{view_class.__qualname__} names no resource of "
+                    "burki.permissions.PERMISSIONS.",
+                    id="burki.E003",
+                )
+            )
     return errors

@@ -83,9 +83,14 @@ class ApiKey(models.Model):
     name = models.CharField(max_length=100)
     prefix = models.CharField(max_length=API_KEY_VISIBLE_CHARS, editable=False)
     hashed_key = models.CharField(max_length=64, unique=True, editable=False)
+    # What the key may do (burki.permissions): chosen when it is created, never above its creator's role.
+    role = models.CharField(max_length=16, choices=Membership.Role.choices, default=Membership.Role.ADMIN)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Minted by a member of the organization (not by the operator): the key works only while that person is an
+    # active member, and never above their current role, so removing someone removes what they handed out.
+    bound_to_creator = models.BooleanField(default=False, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True)

@@ -10,6 +10,8 @@ from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 from rest_framework_simplejwt.views import TokenViewBase
 
+from burki.permissions import required_role
+
 # Built inline: a serializer class cannot declare a field named `errors` (DRF's own attribute).
 ErrorSerializer = inline_serializer(
     name="Error",
@@ -36,7 +38,16 @@ def page_of(item: type[serializers.Serializer[Any]], name: str) -> serializers.S
 
 
 class BurkiAutoSchema(AutoSchema):
-    """Adds the error responses every operation can give, so clients see the envelope everywhere."""
+    """Adds the error responses every operation can give, so clients see the envelope everywhere, and the role
+    each operation needs (burki.permissions)."""
+
+    def get_description(self) -> str:  # type: ignore[override]  # drf-spectacular's signature, not DRF's
+        description: str = super().get_description()
+        resource = getattr(self.view, "resource", None)
+        if resource is None:
+            return description
+        note = f"Requires the **{required_role(resource, self.method)}** role or above (see Roles)."
+        return f"{description}\n\n{note}" if description else note
 
     def _get_response_bodies(self, direction: Literal["request", "response"] = "response") -> dict[str, Any]:
         responses: dict[str, Any] = super()._get_response_bodies(direction)

@@ -6,7 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from burki.models import ApiKey, Organization
+from burki.models import ApiKey, Membership, Organization
 
 
 class StrictCharField(serializers.CharField):
@@ -34,6 +34,11 @@ class IdField(StrictIntegerField):
 
 class ApiKeyCreateInput(serializers.Serializer[Any]):
     name = StrictCharField(max_length=100)
+    role = serializers.ChoiceField(
+        choices=Membership.Role.choices,
+        default=Membership.Role.ADMIN,
+        help_text="What the key may do (member, admin, owner); at most your own role. Default: admin.",
+    )
 
 
 class ApiKeyOutput(serializers.ModelSerializer[ApiKey]):
@@ -44,6 +49,7 @@ class ApiKeyOutput(serializers.ModelSerializer[ApiKey]):
             "organization_id",
             "name",
             "prefix",
+            "role",
             "is_active",
             "created_by_id",
             "created_at",

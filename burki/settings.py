@@ -193,7 +193,11 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Burki API",
     "DESCRIPTION": (
         "The control plane for AI phone calls. Every request carries `Authorization: Bearer <token>` (an "
-        "organization API key or a JWT access token). Every error is a JSON object with a `detail` string."
+        "organization API key or a JWT access token). Every error is a JSON object with a `detail` string.\n\n"
+        "**Roles.** A request acts with a role in its organization: a person's membership role, or the API key's own "
+        "role (never above its creator's). `member`: calls, assistants, flows, and reading numbers and accounts; "
+        "`admin`: also telephony accounts, phone numbers, API keys and the organization's settings; `owner`: "
+        "everything. Each operation names the role it needs; below it, the answer is a 403 naming that role."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,

@@ -42,6 +42,8 @@ PROVIDER_ERRORS = {
 
 
 class CallInitiateApi(OrganizationAPIView):
+    resource = "calls"
+
     @extend_schema(
         operation_id="calls_initiate",
         summary="Place an outbound call",
@@ -85,6 +87,8 @@ class CallInitiateSlashApi(CallInitiateApi):
 
 
 class CallValidateApi(OrganizationAPIView):
+    resource = "calls"
+
     @extend_schema(
         operation_id="calls_validate",
         summary="Run every check of initiate without recording or dialling anything",
@@ -111,6 +115,8 @@ def _initiate_input(request: Request) -> CallRequest:
 
 
 class CallListApi(OrganizationAPIView):
+    resource = "calls"
+
     @extend_schema(
         operation_id="calls_list",
         summary="List calls, newest first",
@@ -126,6 +132,8 @@ class CallListApi(OrganizationAPIView):
 
 
 class CallDetailApi(OrganizationAPIView):
+    resource = "calls"
+
     @extend_schema(operation_id="calls_get", summary="Get a call", responses=CallOutput)
     def get(self, request: Request, call_id: int) -> Response:
         call = call_get(organization=self.organization, call_id=call_id)
@@ -135,6 +143,8 @@ class CallDetailApi(OrganizationAPIView):
 
 
 class CallBySidApi(OrganizationAPIView):
+    resource = "calls"
+
     @extend_schema(operation_id="calls_get_by_sid", summary="Get a call by its provider call id", responses=CallOutput)
     def get(self, request: Request, call_sid: str) -> Response:
         call = call_get_by_sid(organization=self.organization, call_sid=call_sid)
@@ -144,6 +154,8 @@ class CallBySidApi(OrganizationAPIView):
 
 
 class CallTerminateApi(OrganizationAPIView):
+    resource = "calls"
+
     @extend_schema(
         operation_id="calls_terminate",
         summary="Hang up a live call",
@@ -208,6 +220,8 @@ class CallContextApi(APIView):
 
 
 class CallEventListApi(OrganizationAPIView):
+    resource = "calls"
+
     @extend_schema(
         operation_id="calls_events",
         summary="A call's provider events, oldest first",

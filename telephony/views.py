@@ -16,6 +16,8 @@ from telephony.services import telephony_account_create, telephony_account_delet
 
 
 class TelephonyAccountListApi(OrganizationAPIView):
+    resource = "telephony_accounts"
+
     @extend_schema(
         operation_id="telephony_accounts_list",
         parameters=[PageParams],
@@ -39,6 +41,8 @@ class TelephonyAccountListApi(OrganizationAPIView):
 
 
 class TelephonyAccountDetailApi(OrganizationAPIView):
+    resource = "telephony_accounts"
+
     def _account(self, account_id: int) -> TelephonyAccount:
         account = telephony_account_get(organization=self.organization, account_id=account_id)
         if account is None:

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from assistants.demo import DEFAULT_SLUG, DemoSeed, demo_seed
 from burki.errors import ServiceError
+from burki.permissions import ADMIN, ROLE_RANK
 
 # Where `make run` serves; the example is for pasting into a shell on the same machine.
 LOCAL_BASE_URL = "http://127.0.0.1:8000"
@@ -22,10 +23,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--org", default=DEFAULT_SLUG, metavar="SLUG", help=f"Default: {DEFAULT_SLUG}.")
         parser.add_argument("--json", action="store_true", help="Print one JSON object and nothing else.")
+        parser.add_argument(
+            "--role", choices=list(ROLE_RANK), default=ADMIN, help="The new API key's role. Default: admin."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            seed = demo_seed(slug=options["org"], debug=settings.DEBUG)
+            seed = demo_seed(slug=options["org"], debug=settings.DEBUG, role=options["role"])
         except ServiceError as exc:
             raise CommandError(exc.detail) from exc
         if options["json"]:
@@ -46,7 +50,7 @@ class Command(BaseCommand):
             self.style.SUCCESS(f"Demo organization {organization.name!r} (slug {organization.slug}) is ready."),
             f"  Created:            {', '.join(seed.created) if seed.created else 'nothing, everything was reused'}",
             f"  API key:            {seed.raw_key}",
-            "                      (new, shown only now; earlier keys stay valid)",
+            f"                      (role {seed.api_key.role}; new, shown only now; earlier keys stay valid)",
             f"  Assistant:          id {seed.assistant.pk}, answers {seed.assistant_number.phone_number}",
             f"  Conversation flow:  id {seed.flow.pk}, answers {seed.flow_number.phone_number}",
         ]
@@ -79,6 +83,7 @@ def _as_json(seed: DemoSeed) -> dict[str, Any]:
         "organization": seed.organization.slug,
         "organization_id": seed.organization.pk,
         "api_key": seed.raw_key,
+        "api_key_role": seed.api_key.role,
         "assistant_id": seed.assistant.pk,
         "flow_id": seed.flow.pk,
         "phone_numbers": {"assistant": seed.assistant_number.phone_number, "flow": seed.flow_number.phone_number},

@@ -5,6 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from burki.models import Organization
+from burki.permissions import ADMIN, ROLE_RANK
 from burki.services import api_key_create
 
 MAX_NAME_LENGTH = 100  # ApiKey.name's max_length
@@ -18,6 +19,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--name", required=True, help=f"What the key is for, e.g. 'crm-sync' (at most {MAX_NAME_LENGTH} chars)."
         )
+        parser.add_argument(
+            "--role",
+            choices=list(ROLE_RANK),
+            default=ADMIN,
+            help="What the key may do: member (calls, assistants, flows), admin (also numbers, accounts, keys, "
+            "settings) or owner. Default: admin.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         name = options["name"].strip()
@@ -29,7 +37,9 @@ class Command(BaseCommand):
         if organization is None:
             raise CommandError(f"No organization with slug {options['org']!r}.")
 
-        api_key, raw_key = api_key_create(organization=organization, name=name)
+        api_key, raw_key = api_key_create(organization=organization, name=name, role=options["role"])
         # The key alone on stdout, so `KEY=$(manage.py create_api_key ...)` works; the note goes to stderr.
-        self.stderr.write(f"API key {api_key.name!r} for {organization.name} ({api_key.prefix}…): store it now.")
+        self.stderr.write(
+            f"API key {api_key.name!r} ({api_key.role}) for {organization.name} ({api_key.prefix}…): store it now."
+        )
         self.stdout.write(raw_key)

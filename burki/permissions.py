@@ -1,0 +1,48 @@
+"""Who may do what: one table for the whole API.
+
+Every API view names the resource it serves (`resource = "calls"`); reading it (GET, HEAD, OPTIONS) and changing
+it each need a role, looked up here and nowhere else. Roles are ordered: an owner can do everything an admin can,
+an admin everything a member can. A person's role is their membership's; an API key has a role of its own, chosen
+when it is created and never above its creator's.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from burki.models import Membership
+
+MEMBER: Final = Membership.Role.MEMBER.value
+ADMIN: Final = Membership.Role.ADMIN.value
+OWNER: Final = Membership.Role.OWNER.value
+
+ROLE_RANK: Final[dict[str, int]] = {MEMBER: 1, ADMIN: 2, OWNER: 3}
+
+# resource: (role needed to read it, role needed to change it)
+PERMISSIONS: Final[dict[str, tuple[str, str]]] = {
+    # Place, validate, list, read and hang up calls; read their events.
+    "calls": (MEMBER, MEMBER),
+    "assistants": (MEMBER, MEMBER),
+    "flows": (MEMBER, MEMBER),
+    # Members see which numbers and accounts exist (never credentials: no role ever reads those back).
+    "phone_numbers": (MEMBER, ADMIN),
+    "telephony_accounts": (MEMBER, ADMIN),
+    "api_keys": (ADMIN, ADMIN),
+    "organization": (MEMBER, ADMIN),
+}
+
+SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def role_at_least(role: str, required: str) -> bool:
+    return ROLE_RANK.get(role, 0) >= ROLE_RANK[required]
+
+
+def lower_role(first: str, second: str) -> str:
+    return first if ROLE_RANK.get(first, 0) <= ROLE_RANK.get(second, 0) else second
+
+
+def required_role(resource: str, method: str) -> str:
+    """The role an operation needs; KeyError for a resource the table does not name (a view must never guess)."""
+    read, write = PERMISSIONS[resource]
+    return read if method.upper() in SAFE_METHODS else write
