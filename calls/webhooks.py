@@ -111,6 +111,11 @@ def answer(request: HttpRequest, provider: str, token: str) -> HttpResponse:
         call, backend, _ = _verified_call(request, provider, token)
     except WebhookRefused as exc:
         return _refusal(exc)
+    if call.is_over:
+        # A replay (a Twilio signature never expires), or an answer that comes after the call was hung up through
+        # the API: a call that has ended gets no stream and no stream token, and is not moved.
+        logger.warning("%s answer webhook for call %s, which is over (%s): hung up", provider, call.pk, call.status)
+        return _http(backend.answer_hangup())
     return _http(backend.answer(answer_instructions(call)))
 
 

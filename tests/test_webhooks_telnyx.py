@@ -23,8 +23,10 @@ from tests.fakes.support import initiate, provider_number, use_backend
 from tests.fakes.webhooks import (
     STREAM_URL,
     WELCOME,
+    assert_context_refused_because_over,
     assert_refused_and_unchanged,
     assert_stream_parameters,
+    context,
     outcome,
     post_json,
     provider_call,
@@ -271,6 +273,22 @@ def test_without_a_media_stream_the_dial_carries_no_stream_url(
 
     [dial] = telnyx.received("POST", "/v2/calls")
     assert "stream_url" not in dial.data
+
+
+@override_settings(MEDIA_STREAM_URL=STREAM_URL)
+def test_the_stream_token_given_on_dial_opens_no_context_once_the_call_has_hung_up(
+    api: Any, organization: Any, telnyx: FakeProvider
+) -> None:
+    provider_number(organization, provider="telnyx", credentials=CREDENTIALS)
+    assert initiate(api).status_code == 200
+    call = Call.objects.get()
+    [dial] = telnyx.received("POST", "/v2/calls")
+    [token] = parse_qs(urlsplit(dial.data["stream_url"]).query)["stream_token"]
+    assert context(call, token).status_code == 200
+
+    assert event(call, "call.hangup", hangup_cause="normal_clearing").status_code == 204
+
+    assert_context_refused_because_over(context(call, token), call)
 
 
 # --- statuses -------------------------------------------------------------------------------------------------

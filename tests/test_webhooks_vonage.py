@@ -18,8 +18,10 @@ from calls.models import Call, CallEvent
 from tests.fakes.webhooks import (
     STREAM_URL,
     WELCOME,
+    assert_context_refused_because_over,
     assert_refused_and_unchanged,
     assert_stream_parameters,
+    context,
     outcome,
     post_json,
     provider_call,
@@ -251,6 +253,37 @@ def test_an_answer_request_with_a_tampered_body_gets_no_ncco(call: Call) -> None
     )
 
     assert_refused_and_unchanged(response, call)
+
+
+# --- replays ---------------------------------------------------------------------------------------------------
+
+
+def streamed_headers(response: Any) -> dict[str, str]:
+    [connect] = ncco(response)
+    [endpoint] = connect["endpoint"]
+    headers: dict[str, str] = endpoint["headers"]
+    return headers
+
+
+@override_settings(MEDIA_STREAM_URL=STREAM_URL)
+def test_a_captured_answer_request_replayed_after_the_call_ended_gets_an_empty_ncco_and_no_stream_token(
+    call: Call,
+) -> None:
+    # Replayed within the JWT's freshness window: the captured token and body verify again.
+    raw = json.dumps(answer_request(call)).encode()
+    authorization = f"Bearer {signature_jwt(raw)}"
+    live = post_json(call, "answer", raw, HTTP_AUTHORIZATION=authorization)
+    token = streamed_headers(live)["stream_token"]
+    assert context(call, token).status_code == 200
+    event(call, "completed", duration="12")
+    ended, events = outcome(call), recorded(call)
+
+    replay = post_json(call, "answer", raw, HTTP_AUTHORIZATION=authorization)
+
+    assert ncco(replay) == []
+    assert b"stream_token" not in replay.content
+    assert (outcome(call), recorded(call)) == (ended, events)
+    assert_context_refused_because_over(context(call, token), call)
 
 
 # --- statuses -------------------------------------------------------------------------------------------------

@@ -116,6 +116,10 @@ class TelephonyBackend:
         """The provider's answer document (TwiML, NCCO, ...) for a verified answer request."""
         raise NotImplementedError
 
+    def answer_hangup(self) -> WebhookResponse:
+        """The answer document for a call that is already over: end it at once, connecting and saying nothing."""
+        raise NotImplementedError
+
     def on_event(self, account: ProviderAccount, event: ProviderEvent, *, say: str | None) -> None:
         """Commands a provider needs from us after an event; by default none.
 

@@ -197,6 +197,9 @@ class TelnyxBackend(TelephonyBackend):
         # would take a `speak` command through the REST API once call.answered arrives).
         return WebhookResponse(content=b"", status=204)
 
+    def answer_hangup(self) -> WebhookResponse:
+        return WebhookResponse(content=b"", status=204)
+
     def _client(self, account: ProviderAccount) -> tuple[Telnyx, dict[str, str]]:
         credentials = required_credentials(self.alias, account, CREDENTIAL_KEYS, label="Telnyx")
         return self._clients.get(account.id, credentials, lambda: self._build_client(credentials)), credentials

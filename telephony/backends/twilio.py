@@ -134,6 +134,13 @@ class TwilioBackend(TelephonyBackend):
             response.hangup()
         return WebhookResponse(content=response.to_xml().encode(), content_type="application/xml")
 
+    def answer_hangup(self) -> WebhookResponse:
+        from twilio.twiml.voice_response import VoiceResponse
+
+        response = VoiceResponse()
+        response.hangup()
+        return WebhookResponse(content=response.to_xml().encode(), content_type="application/xml")
+
     def acknowledge(self) -> WebhookResponse:
         # Twilio ignores what a status callback answers; an empty TwiML document keeps its debugger quiet.
         from twilio.twiml.voice_response import VoiceResponse

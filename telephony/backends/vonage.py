@@ -193,6 +193,10 @@ class VonageBackend(TelephonyBackend):
         ncco = [action.model_dump(mode="json", by_alias=True, exclude_none=True) for action in actions]
         return WebhookResponse(content=json.dumps(ncco).encode(), content_type="application/json")
 
+    def answer_hangup(self) -> WebhookResponse:
+        # An NCCO has no hangup action: the call ends after its last action, and an empty NCCO has none.
+        return WebhookResponse(content=b"[]", content_type="application/json")
+
     def _create_call_request(self, request: DialRequest) -> Any:
         from vonage_voice import CreateCallRequest
 
