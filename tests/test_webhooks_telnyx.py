@@ -291,6 +291,45 @@ def test_the_stream_token_given_on_dial_opens_no_context_once_the_call_has_hung_
     assert_context_refused_because_over(context(call, token), call)
 
 
+# --- what a signature for one call opens on another -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("call_control_id", [CALL_CONTROL_ID, None], ids=["id-known", "dial-timed-out"])
+def test_an_event_telnyx_signed_for_another_call_is_403_and_changes_nothing(
+    organization: Any, call_control_id: str | None
+) -> None:
+    # Another call of the same Telnyx account: the same key signed it, with that call's client_state inside.
+    other = provider_call(organization, provider="telnyx", credentials=CREDENTIALS, call_sid="v3:another-call")
+    call = provider_call(
+        organization, provider="telnyx", credentials=CREDENTIALS, call_sid=call_control_id, status="unknown"
+    )
+    raw = json.dumps(telnyx_event(other, "call.answered")).encode()
+
+    response = post_json(call, "status", raw, **signed_headers(raw))
+
+    assert_refused_and_unchanged(response, call)
+
+
+def test_an_event_without_our_client_state_cannot_claim_a_call_whose_id_is_not_known(organization: Any) -> None:
+    call = provider_call(organization, provider="telnyx", credentials=CREDENTIALS, call_sid=None, status="unknown")
+    body = telnyx_event(call, "call.initiated")
+    del body["data"]["payload"]["client_state"]
+    raw = json.dumps(body).encode()
+
+    response = post_json(call, "status", raw, **signed_headers(raw))
+
+    assert_refused_and_unchanged(response, call)
+
+
+def test_an_event_without_client_state_still_counts_for_a_call_whose_id_is_known(call: Call) -> None:
+    body = telnyx_event(call, "call.initiated")
+    del body["data"]["payload"]["client_state"]
+
+    assert post(call, body).status_code == 204
+
+    assert recorded(call) == [("call.initiated", "initiated")]
+
+
 # --- statuses -------------------------------------------------------------------------------------------------
 
 

@@ -277,6 +277,14 @@ def test_a_captured_answer_request_replayed_after_the_call_ended_gets_a_hangup_a
     assert_context_refused_because_over(context(call, token), call)
 
 
+@override_settings(MEDIA_STREAM_URL=STREAM_URL)
+def test_an_answer_request_naming_another_call_sid_gets_no_twiml(call: Call) -> None:
+    response = post(call, "answer", {**answer_request(call), "CallSid": "CA" + "8" * 32})
+
+    assert_refused_and_unchanged(response, call)
+    assert b"stream_token" not in response.content
+
+
 # --- statuses -------------------------------------------------------------------------------------------------
 
 
