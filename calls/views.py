@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from burki.errors import NotFound
+from burki.errors import Conflict, NotFound
 from burki.idempotency import idempotent
 from burki.pagination import PageParams, paginated_response
 from burki.schema import ErrorSerializer, page_of
@@ -205,7 +205,10 @@ class CallContextApi(APIView):
     @extend_schema(
         operation_id="calls_context",
         summary="What the voice engine needs to begin (stream token only)",
-        responses=CallContextOutput,
+        responses={
+            200: CallContextOutput,
+            409: OpenApiResponse(ErrorSerializer, description="The call is over: its stream token opens nothing."),
+        },
     )
     def get(self, request: Request, call_id: int) -> Response:
         principal = request.user
@@ -216,6 +219,10 @@ class CallContextApi(APIView):
             raise NotFound("Call not found.")
         if not stream_token_matches(str(request.auth), call):
             raise AuthenticationFailed("Invalid stream token.")
+        if call.is_over:
+            # A token outlives its call by up to STREAM_TOKEN_TTL, and a replayed answer webhook may have minted it:
+            # only a live call's engine needs the assistant's settings.
+            raise Conflict(f"Call {call.pk} is over (status {call.status}).")
         return Response(CallContextOutput(call).data)
 
 

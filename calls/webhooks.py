@@ -23,6 +23,7 @@ from telephony.backends.base import (
     ProviderAccount,
     TelephonyBackend,
     TelephonyError,
+    WebhookKind,
     WebhookRequest,
     WebhookResponse,
 )
@@ -50,7 +51,9 @@ def _webhook_request(request: HttpRequest) -> WebhookRequest:
     )
 
 
-def _verified_call(request: HttpRequest, provider: str, token: str) -> tuple[Call, TelephonyBackend, WebhookRequest]:
+def _verified_call(
+    request: HttpRequest, provider: str, token: str, kind: WebhookKind
+) -> tuple[Call, TelephonyBackend, WebhookRequest]:
     # The token is unique: no ORDER BY, which .first() would add (the model's ordering) and compile on every event.
     call = next(
         iter(Call.objects.select_related("telephony_account").filter(token=token, provider=provider).order_by()[:1]),
@@ -68,12 +71,16 @@ def _verified_call(request: HttpRequest, provider: str, token: str) -> tuple[Cal
     if account is not None:
         ref = ProviderAccount(id=account.pk, provider=account.provider, credentials=account.credentials)
         try:
-            verified = backend.verify_webhook(ref, webhook)
+            # Where the signature does not cover the URL, a request signed for another webhook or call verifies
+            # too: what the signed content names must be this webhook of this call.
+            verified = backend.verify_webhook(ref, webhook) and backend.signed_for(
+                webhook, kind=kind, call_token=call.token, call_sid=call.call_sid
+            )
         except Exception:  # a malformed signature must read as "not verified", never as a 500
             logger.warning("%s webhook for call %s: signature check raised", provider, call.pk, exc_info=True)
     if not verified:
         logger.warning(
-            "%s webhook for call %s refused: missing, invalid or stale signature (from %s)",
+            "%s webhook for call %s refused: missing, invalid or stale signature, or signed for another URL (from %s)",
             provider,
             call.pk,
             request.META.get("REMOTE_ADDR"),
@@ -108,9 +115,14 @@ def answer_instructions(call: Call) -> AnswerInstructions:
 @require_http_methods(["GET", "POST"])
 def answer(request: HttpRequest, provider: str, token: str) -> HttpResponse:
     try:
-        call, backend, _ = _verified_call(request, provider, token)
+        call, backend, _ = _verified_call(request, provider, token, "answer")
     except WebhookRefused as exc:
         return _refusal(exc)
+    if call.is_over:
+        # A replay (a Twilio signature never expires), or an answer that comes after the call was hung up through
+        # the API: a call that has ended gets no stream and no stream token, and is not moved.
+        logger.warning("%s answer webhook for call %s, which is over (%s): hung up", provider, call.pk, call.status)
+        return _http(backend.answer_hangup())
     return _http(backend.answer(answer_instructions(call)))
 
 
@@ -118,7 +130,7 @@ def answer(request: HttpRequest, provider: str, token: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def status(request: HttpRequest, provider: str, token: str) -> HttpResponse:
     try:
-        call, backend, webhook = _verified_call(request, provider, token)
+        call, backend, webhook = _verified_call(request, provider, token, "status")
         try:
             event = backend.parse_event(webhook)
         except ValueError as exc:

@@ -205,6 +205,25 @@ def test_with_a_media_stream_the_answer_connects_the_call_with_everything_the_en
     assert context.json()["welcome_message"] == params["welcome_message"]
 
 
+@override_settings(MEDIA_STREAM_URL=STREAM)
+def test_an_answer_request_replayed_after_the_call_ended_hangs_up_and_mints_no_stream_token(
+    placed: Call, client_for: Any
+) -> None:
+    live = post_signed(placed, "answer", {"call_sid": placed.call_sid})
+    token = live.json()["actions"][0]["stream"]["parameters"]["stream_token"]
+    event(placed, "completed", duration=3)
+    placed.refresh_from_db()
+
+    replay = post_signed(placed, "answer", {"call_sid": placed.call_sid})
+
+    assert replay.status_code == 200
+    assert replay.json() == {"actions": [{"hangup": {}}]}
+    assert b"stream_token" not in replay.content
+    assert list(placed.events.values_list("event_type", flat=True)) == ["completed"]
+    assert Call.objects.get(pk=placed.pk).updated_at == placed.updated_at
+    assert client_for(token).get(f"/api/v1/calls/{placed.pk}/context").status_code == 409
+
+
 # --- stream tokens and the context endpoint -------------------------------------------------------------------
 
 
@@ -263,6 +282,22 @@ def test_any_other_token_is_401_on_the_context(placed: Call, client_for: Any, ap
 
     assert response.status_code == 401
     assert isinstance(response.json()["detail"], str)
+
+
+@pytest.mark.parametrize("ending", ["completed", "busy", "no-answer", "failed", "canceled"])
+def test_a_valid_unexpired_token_opens_no_context_once_the_call_is_over(
+    placed: Call, client_for: Any, ending: str
+) -> None:
+    token = stream_token(placed)
+    assert client_for(token).get(f"/api/v1/calls/{placed.pk}/context").status_code == 200
+
+    assert event(placed, ending).status_code == 204
+
+    response = client_for(token).get(f"/api/v1/calls/{placed.pk}/context")
+    assert response.status_code == 409
+    status = Call.objects.get(pk=placed.pk).status
+    assert response.json() == {"detail": f"Call {placed.pk} is over (status {status})."}
+    assert status == ending
 
 
 def test_a_token_of_a_call_whose_secret_changed_is_401(placed: Call, client_for: Any) -> None:

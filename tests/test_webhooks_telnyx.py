@@ -23,8 +23,10 @@ from tests.fakes.support import initiate, provider_number, use_backend
 from tests.fakes.webhooks import (
     STREAM_URL,
     WELCOME,
+    assert_context_refused_because_over,
     assert_refused_and_unchanged,
     assert_stream_parameters,
+    context,
     outcome,
     post_json,
     provider_call,
@@ -271,6 +273,61 @@ def test_without_a_media_stream_the_dial_carries_no_stream_url(
 
     [dial] = telnyx.received("POST", "/v2/calls")
     assert "stream_url" not in dial.data
+
+
+@override_settings(MEDIA_STREAM_URL=STREAM_URL)
+def test_the_stream_token_given_on_dial_opens_no_context_once_the_call_has_hung_up(
+    api: Any, organization: Any, telnyx: FakeProvider
+) -> None:
+    provider_number(organization, provider="telnyx", credentials=CREDENTIALS)
+    assert initiate(api).status_code == 200
+    call = Call.objects.get()
+    [dial] = telnyx.received("POST", "/v2/calls")
+    [token] = parse_qs(urlsplit(dial.data["stream_url"]).query)["stream_token"]
+    assert context(call, token).status_code == 200
+
+    assert event(call, "call.hangup", hangup_cause="normal_clearing").status_code == 204
+
+    assert_context_refused_because_over(context(call, token), call)
+
+
+# --- what a signature for one call opens on another -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("call_control_id", [CALL_CONTROL_ID, None], ids=["id-known", "dial-timed-out"])
+def test_an_event_telnyx_signed_for_another_call_is_403_and_changes_nothing(
+    organization: Any, call_control_id: str | None
+) -> None:
+    # Another call of the same Telnyx account: the same key signed it, with that call's client_state inside.
+    other = provider_call(organization, provider="telnyx", credentials=CREDENTIALS, call_sid="v3:another-call")
+    call = provider_call(
+        organization, provider="telnyx", credentials=CREDENTIALS, call_sid=call_control_id, status="unknown"
+    )
+    raw = json.dumps(telnyx_event(other, "call.answered")).encode()
+
+    response = post_json(call, "status", raw, **signed_headers(raw))
+
+    assert_refused_and_unchanged(response, call)
+
+
+def test_an_event_without_our_client_state_cannot_claim_a_call_whose_id_is_not_known(organization: Any) -> None:
+    call = provider_call(organization, provider="telnyx", credentials=CREDENTIALS, call_sid=None, status="unknown")
+    body = telnyx_event(call, "call.initiated")
+    del body["data"]["payload"]["client_state"]
+    raw = json.dumps(body).encode()
+
+    response = post_json(call, "status", raw, **signed_headers(raw))
+
+    assert_refused_and_unchanged(response, call)
+
+
+def test_an_event_without_client_state_still_counts_for_a_call_whose_id_is_known(call: Call) -> None:
+    body = telnyx_event(call, "call.initiated")
+    del body["data"]["payload"]["client_state"]
+
+    assert post(call, body).status_code == 204
+
+    assert recorded(call) == [("call.initiated", "initiated")]
 
 
 # --- statuses -------------------------------------------------------------------------------------------------

@@ -16,8 +16,10 @@ from calls.models import Call, CallEvent
 from tests.fakes.webhooks import (
     STREAM_URL,
     WELCOME,
+    assert_context_refused_because_over,
     assert_refused_and_unchanged,
     assert_stream_parameters,
+    context,
     outcome,
     provider_call,
     recorded,
@@ -245,6 +247,42 @@ def test_an_unsigned_answer_request_gets_no_twiml(call: Call) -> None:
 
     assert_refused_and_unchanged(response, call)
     assert b"Stream" not in response.content
+
+
+def stream_parameters_in(response: Any) -> dict[str, str]:
+    [connect] = twiml(response)
+    [stream] = connect
+    return {child.attrib["name"]: child.attrib["value"] for child in stream}
+
+
+@override_settings(MEDIA_STREAM_URL=STREAM_URL)
+def test_a_captured_answer_request_replayed_after_the_call_ended_gets_a_hangup_and_no_stream_token(
+    call: Call,
+) -> None:
+    # Captured on the wire while the call was live: Twilio's signature carries no time, so it verifies forever.
+    fields = answer_request(call)
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(webhook_url(call, "answer"), fields)
+    live = post(call, "answer", fields, signature=signature)
+    token = stream_parameters_in(live)["stream_token"]
+    assert context(call, token).status_code == 200
+    event(call, "completed", 4, CallDuration="12")
+    ended, events = outcome(call), recorded(call)
+
+    replay = post(call, "answer", fields, signature=signature)
+
+    assert [child.tag for child in twiml(replay)] == ["Hangup"]
+    assert b"stream_token" not in replay.content
+    assert b"Stream" not in replay.content
+    assert (outcome(call), recorded(call)) == (ended, events)
+    assert_context_refused_because_over(context(call, token), call)
+
+
+@override_settings(MEDIA_STREAM_URL=STREAM_URL)
+def test_an_answer_request_naming_another_call_sid_gets_no_twiml(call: Call) -> None:
+    response = post(call, "answer", {**answer_request(call), "CallSid": "CA" + "8" * 32})
+
+    assert_refused_and_unchanged(response, call)
+    assert b"stream_token" not in response.content
 
 
 # --- statuses -------------------------------------------------------------------------------------------------

@@ -18,8 +18,10 @@ from calls.models import Call, CallEvent
 from tests.fakes.webhooks import (
     STREAM_URL,
     WELCOME,
+    assert_context_refused_because_over,
     assert_refused_and_unchanged,
     assert_stream_parameters,
+    context,
     outcome,
     post_json,
     provider_call,
@@ -251,6 +253,88 @@ def test_an_answer_request_with_a_tampered_body_gets_no_ncco(call: Call) -> None
     )
 
     assert_refused_and_unchanged(response, call)
+
+
+# --- replays ---------------------------------------------------------------------------------------------------
+
+
+def streamed_headers(response: Any) -> dict[str, str]:
+    [connect] = ncco(response)
+    [endpoint] = connect["endpoint"]
+    headers: dict[str, str] = endpoint["headers"]
+    return headers
+
+
+@override_settings(MEDIA_STREAM_URL=STREAM_URL)
+def test_a_captured_answer_request_replayed_after_the_call_ended_gets_an_empty_ncco_and_no_stream_token(
+    call: Call,
+) -> None:
+    # Replayed within the JWT's freshness window: the captured token and body verify again.
+    raw = json.dumps(answer_request(call)).encode()
+    authorization = f"Bearer {signature_jwt(raw)}"
+    live = post_json(call, "answer", raw, HTTP_AUTHORIZATION=authorization)
+    token = streamed_headers(live)["stream_token"]
+    assert context(call, token).status_code == 200
+    event(call, "completed", duration="12")
+    ended, events = outcome(call), recorded(call)
+
+    replay = post_json(call, "answer", raw, HTTP_AUTHORIZATION=authorization)
+
+    assert ncco(replay) == []
+    assert b"stream_token" not in replay.content
+    assert (outcome(call), recorded(call)) == (ended, events)
+    assert_context_refused_because_over(context(call, token), call)
+
+
+# --- what a signature for one URL opens on another ------------------------------------------------------------
+
+
+@override_settings(MEDIA_STREAM_URL=STREAM_URL)
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(vonage_event("answered"), id="status-event"),
+        pytest.param(
+            {"uuid": CALL_UUID, "conversation_uuid": CONVERSATION_UUID, "dtmf": {"digits": "1"},
+             "timestamp": "2025-01-14T10:00:09.000Z"},
+            id="input-event",
+        ),
+    ],
+)  # fmt: skip
+def test_an_event_vonage_signed_for_the_event_url_gets_no_ncco_on_the_answer_url(
+    call: Call, body: dict[str, Any]
+) -> None:
+    # The JWT does not cover the URL: the same token and body, captured on their way to the status URL.
+    raw = json.dumps(body).encode()
+    authorization = f"Bearer {signature_jwt(raw)}"
+    assert post_json(call, "status", raw, HTTP_AUTHORIZATION=authorization).status_code == 204
+    call.refresh_from_db()
+
+    response = post_json(call, "answer", raw, HTTP_AUTHORIZATION=authorization)
+
+    assert response.status_code == 403
+    assert b"stream_token" not in response.content
+    assert Call.objects.get(pk=call.pk).status == call.status
+
+
+@override_settings(MEDIA_STREAM_URL=STREAM_URL)
+def test_an_answer_request_vonage_signed_for_another_call_gets_no_ncco(call: Call) -> None:
+    # Another call of the same application: the same signature secret signed it, with that call's uuid inside.
+    body = {**answer_request(call), "uuid": "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0"}
+
+    response = post(call, "answer", body)
+
+    assert_refused_and_unchanged(response, call)
+    assert b"stream_token" not in response.content
+
+
+@override_settings(MEDIA_STREAM_URL=STREAM_URL)
+def test_an_answer_request_for_a_call_whose_uuid_is_not_known_yet_is_answered(organization: Any) -> None:
+    call = provider_call(organization, provider="vonage", credentials=CREDENTIALS, call_sid=None, status="unknown")
+
+    response = post(call, "answer", answer_request(call))
+
+    assert_stream_parameters(streamed_headers(response), call)
 
 
 # --- statuses -------------------------------------------------------------------------------------------------

@@ -11,9 +11,11 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 T = TypeVar("T")
+# Which of a call's two webhook URLs a request came to.
+WebhookKind = Literal["answer", "status"]
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +107,16 @@ class TelephonyBackend:
         """Whether the request was signed by this account at the provider (and is fresh)."""
         raise NotImplementedError
 
+    def signed_for(self, request: WebhookRequest, *, kind: WebhookKind, call_token: str, call_sid: str | None) -> bool:
+        """Whether a verified request was signed for this URL: this `kind` of webhook, of this call (its URL token
+        `call_token`, and its provider id `call_sid` once known).
+
+        A signature over the URL (Twilio, the sandbox) settles that already, so by default nothing more is checked.
+        Telnyx and Vonage sign the body only: a request they signed for one webhook verifies on every webhook URL of
+        calls of the same account, and their backends check here what the signed body itself names.
+        """
+        return True
+
     def parse_event(self, request: WebhookRequest) -> ProviderEvent | None:
         """The status event in a verified request; None for events that say nothing about the call.
 
@@ -114,6 +126,10 @@ class TelephonyBackend:
 
     def answer(self, instructions: AnswerInstructions) -> WebhookResponse:
         """The provider's answer document (TwiML, NCCO, ...) for a verified answer request."""
+        raise NotImplementedError
+
+    def answer_hangup(self) -> WebhookResponse:
+        """The answer document for a call that is already over: end it at once, connecting and saying nothing."""
         raise NotImplementedError
 
     def on_event(self, account: ProviderAccount, event: ProviderEvent, *, say: str | None) -> None:

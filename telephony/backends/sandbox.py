@@ -142,6 +142,11 @@ class SandboxBackend(TelephonyBackend):
             actions = [{"say": instructions.say}, {"hangup": {}}]
         return WebhookResponse(content=json.dumps({"actions": actions}).encode(), content_type="application/json")
 
+    def answer_hangup(self) -> WebhookResponse:
+        return WebhookResponse(
+            content=json.dumps({"actions": [{"hangup": {}}]}).encode(), content_type="application/json"
+        )
+
     # --- local runs ---
 
     def simulate(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hmac
 import time
 from collections.abc import Mapping
 from datetime import datetime
@@ -19,6 +20,7 @@ from telephony.backends.base import (
     ProviderEvent,
     TelephonyBackend,
     TelephonyError,
+    WebhookKind,
     WebhookRequest,
     WebhookResponse,
     json_object,
@@ -156,6 +158,29 @@ class TelnyxBackend(TelephonyBackend):
             return False
         return True
 
+    def signed_for(self, request: WebhookRequest, *, kind: WebhookKind, call_token: str, call_sid: str | None) -> bool:
+        """The signed body must be about this call: its client_state, which Telnyx echoes from our dial, is the
+        call's token.
+
+        The signature covers only the timestamp and the body, so without this an event Telnyx signed for another
+        call of the account could be replayed, within the 300 s window, to this call's URL, and an event naming
+        no token could fill in the id of a call whose dial timed out. Without client_state, the event counts only
+        for a call whose call_control_id is known (the lifecycle applies an event naming another id to nothing).
+        """
+        try:
+            data = json_object(request.body).get("data")
+        except ValueError:
+            return True  # nothing an event could be read from: parse_event refuses it
+        payload = data.get("payload") if isinstance(data, dict) else None
+        state = payload.get("client_state") if isinstance(payload, dict) else None
+        if not state:
+            return call_sid is not None
+        try:
+            token = base64.b64decode(str(state), validate=True)
+        except ValueError:  # binascii.Error included
+            return False
+        return hmac.compare_digest(token, call_token.encode())
+
     def parse_event(self, request: WebhookRequest) -> ProviderEvent | None:
         """Every Call Control event is kept; only call.initiated, call.answered and call.hangup carry a status."""
         body = json_object(request.body)
@@ -195,6 +220,9 @@ class TelnyxBackend(TelephonyBackend):
         # Call Control has no answer document: Telnyx never requests the answer URL, and the media stream starts
         # from the stream_url given on dial. Without MEDIA_STREAM_URL nothing speaks the welcome message (that
         # would take a `speak` command through the REST API once call.answered arrives).
+        return WebhookResponse(content=b"", status=204)
+
+    def answer_hangup(self) -> WebhookResponse:
         return WebhookResponse(content=b"", status=204)
 
     def _client(self, account: ProviderAccount) -> tuple[Telnyx, dict[str, str]]:

@@ -16,6 +16,7 @@ from telephony.backends.base import (
     ProviderEvent,
     TelephonyBackend,
     TelephonyError,
+    WebhookKind,
     WebhookRequest,
     WebhookResponse,
     provider_refusal,
@@ -104,6 +105,14 @@ class TwilioBackend(TelephonyBackend):
         # with a webhook SharedKey (X-Twilio-Webhooks-Signature-Settings) uses a secret we do not hold, and fails.
         return bool(RequestValidator(auth_token).validate(request.url, params, signature))
 
+    def signed_for(self, request: WebhookRequest, *, kind: WebhookKind, call_token: str, call_sid: str | None) -> bool:
+        # The signature covers the URL (the call's token, answer or status) and every field, so a request verifies
+        # only where Twilio sent it. An answer must still name the call we placed: the stream token it gets is
+        # this call's, and nothing else should ever be answered with it.
+        if kind != "answer" or call_sid is None:
+            return True
+        return request.params.get("CallSid") == call_sid
+
     def parse_event(self, request: WebhookRequest) -> ProviderEvent | None:
         params = dict(request.params)
         call_status = params.get("CallStatus", "")
@@ -132,6 +141,13 @@ class TwilioBackend(TelephonyBackend):
         else:
             response.say(_xml_safe(instructions.say))
             response.hangup()
+        return WebhookResponse(content=response.to_xml().encode(), content_type="application/xml")
+
+    def answer_hangup(self) -> WebhookResponse:
+        from twilio.twiml.voice_response import VoiceResponse
+
+        response = VoiceResponse()
+        response.hangup()
         return WebhookResponse(content=response.to_xml().encode(), content_type="application/xml")
 
     def acknowledge(self) -> WebhookResponse:

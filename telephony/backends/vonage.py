@@ -23,6 +23,7 @@ from telephony.backends.base import (
     ProviderEvent,
     TelephonyBackend,
     TelephonyError,
+    WebhookKind,
     WebhookRequest,
     WebhookResponse,
     json_object,
@@ -146,6 +147,27 @@ class VonageBackend(TelephonyBackend):
         expected = hashlib.sha256(request.body).hexdigest()
         return isinstance(payload_hash, str) and hmac.compare_digest(payload_hash.lower(), expected)
 
+    def signed_for(self, request: WebhookRequest, *, kind: WebhookKind, call_token: str, call_sid: str | None) -> bool:
+        """On the answer URL, only an answer request for this call's leg: a JSON body that is not an event (every
+        event carries a timestamp, call status events a status; an answer request neither) and whose uuid is the
+        call's, once known.
+
+        The JWT covers neither the URL nor a purpose (its claims are iat, jti, iss, payload_hash, api_key and
+        application_id), so the body is all that tells an answer request from an event, and one call from another.
+        Events are not held to the call's uuid here: the lifecycle keeps one that names another leg without
+        applying it.
+        """
+        if kind != "answer":
+            return True
+        try:
+            body = json_object(request.body)
+        except ValueError:
+            return False  # we ask for POST: a real answer request always has a body
+        if "status" in body or "timestamp" in body:
+            return False
+        uuid = body.get("uuid")
+        return isinstance(uuid, str) and bool(uuid) and (call_sid is None or uuid == call_sid)
+
     def parse_event(self, request: WebhookRequest) -> ProviderEvent | None:
         """Every event is kept; those without a call status (input, transfer, record, AMD's human/machine, ...)
         are kept with status None."""
@@ -192,6 +214,10 @@ class VonageBackend(TelephonyBackend):
             actions = [Talk(text=instructions.say[:TALK_MAX_LENGTH])]
         ncco = [action.model_dump(mode="json", by_alias=True, exclude_none=True) for action in actions]
         return WebhookResponse(content=json.dumps(ncco).encode(), content_type="application/json")
+
+    def answer_hangup(self) -> WebhookResponse:
+        # An NCCO has no hangup action: the call ends after its last action, and an empty NCCO has none.
+        return WebhookResponse(content=b"[]", content_type="application/json")
 
     def _create_call_request(self, request: DialRequest) -> Any:
         from vonage_voice import CreateCallRequest

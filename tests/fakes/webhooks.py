@@ -65,6 +65,16 @@ def assert_stream_parameters(parameters: Mapping[str, str], call: Call) -> None:
     assert stream_token_matches(parameters["stream_token"], call)
 
 
+def context(call: Call, stream_token: str) -> Any:
+    """The voice engine's request for the call's context, with `stream_token`."""
+    return Client().get(f"/api/v1/calls/{call.pk}/context", HTTP_AUTHORIZATION=f"Bearer {stream_token}")
+
+
+def assert_context_refused_because_over(response: Any, call: Call) -> None:
+    assert response.status_code == 409, response.content
+    assert response.json() == {"detail": f"Call {call.pk} is over (status {Call.objects.get(pk=call.pk).status})."}
+
+
 def outcome(call: Call) -> dict[str, Any]:
     """What the lifecycle has recorded of the call, as the database holds it now."""
     return dict(Call.objects.values("status", "answered_at", "ended_at", "end_reason", "duration").get(pk=call.pk))
