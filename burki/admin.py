@@ -8,6 +8,8 @@ from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
+from rest_framework_simplejwt.token_blacklist import admin as token_blacklist_admin
+from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
 from burki.models import ApiKey, Membership, Organization
 from burki.services import api_key_create, api_key_revoke
@@ -127,3 +129,15 @@ class ApiKeyAdmin(admin.ModelAdmin):
             api_key_revoke(api_key=key)
             revoked += 1
         self.message_user(request, f"Revoked {revoked} key{'s' if revoked != 1 else ''}.", messages.SUCCESS)
+
+
+# simplejwt's admin for its token records, less the token column: Burki leaves it empty (burki.tokens.RefreshToken).
+admin.site.unregister(OutstandingToken)
+
+
+@admin.register(OutstandingToken)
+class OutstandingTokenAdmin(token_blacklist_admin.OutstandingTokenAdmin):
+    exclude = ["token"]
+
+    def get_readonly_fields(self, *args: Any, **kwargs: Any) -> list[Any]:
+        return [field for field in super().get_readonly_fields(*args, **kwargs) if field != "token"]

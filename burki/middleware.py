@@ -18,7 +18,13 @@ from django.core.handlers.asgi import ASGIRequest
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from burki.errors import DATABASE_RETRY_AFTER, DATABASE_UNAVAILABLE, error_body, request_too_large_detail
+from burki.errors import (
+    DATABASE_RETRY_AFTER,
+    DATABASE_UNAVAILABLE,
+    ServiceError,
+    error_body,
+    request_too_large_detail,
+)
 from burki.logging import redact_webhook_token
 
 request_log = logging.getLogger("burki.requests")
@@ -155,6 +161,16 @@ class ExceptionMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, ServiceError):
+            # The same refusal a DRF view gives, e.g. the admin's login past the limit of failed logins (429).
+            headers = {"Retry-After": str(exception.retry_after)} if exception.retry_after is not None else None
+            response = JsonResponse(
+                error_body(exception.detail, exception.errors, **exception.extra),
+                status=exception.status_code,
+                headers=headers,
+            )
+            response._has_been_logged = True  # type: ignore[attr-defined]
+            return response
         if isinstance(exception, OperationalError | InterfaceError):
             # Down, restarting, out of connections: worth retrying shortly, and nothing internal to show.
             logger.error("Database unavailable: %s", exception)

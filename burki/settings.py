@@ -53,6 +53,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # Refresh tokens are recorded (OutstandingToken) so that logout and a password change can revoke them.
+    "rest_framework_simplejwt.token_blacklist",
     "burki",
     "telephony",
     "assistants",
@@ -98,6 +100,18 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / '
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DATABASES["default"]["ATOMIC_REQUESTS"] = False  # providers must never be called inside a transaction
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Every password check (token endpoint, admin login) goes through here: failed ones are counted and, past the
+# limits below, refused before the password is even looked at (burki.throttling).
+AUTHENTICATION_BACKENDS = ["burki.auth_backends.ThrottledModelBackend"]
+# Failed password checks allowed per client address and per username: "<count>/<second|minute|hour|day>", counted
+# in fixed windows of that length; empty turns that limit off. Successful logins are not counted.
+LOGIN_RATE_PER_IP = env.str("LOGIN_RATE_PER_IP", default="30/hour")
+LOGIN_RATE_PER_USERNAME = env.str("LOGIN_RATE_PER_USERNAME", default="10/hour")
+
+# The login throttles count here. Local memory (the default) is per process: with several server processes, set
+# CACHE_URL to a shared cache (redis://host:6379/1) or each process allows the full count.
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -187,6 +201,9 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "burki.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "burki.schema.BurkiAutoSchema",
     "UNAUTHENTICATED_USER": None,
+    # The client address is REMOTE_ADDR unless this many proxies in front of us append to X-Forwarded-For
+    # (DRF's default, None, would trust whatever X-Forwarded-For a client sends).
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 
 SPECTACULAR_SETTINGS = {
@@ -219,6 +236,10 @@ SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": __import__("datetime").timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),
     "REFRESH_TOKEN_LIFETIME": __import__("datetime").timedelta(days=env.int("JWT_REFRESH_DAYS", default=7)),
     "UPDATE_LAST_LOGIN": False,
+    # Each refresh hands out a new refresh token and revokes the one used, so a stolen refresh token stops
+    # working once either side uses it (and `manage.py flushexpiredtokens` clears the expired records).
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
 }
 
 # Every handler masks phone numbers and drops webhook tokens and query strings, whoever wrote the record.

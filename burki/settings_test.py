@@ -14,3 +14,5 @@ os.environ.setdefault(
 from burki.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; never outside tests
+# Tests clear the cache between tests: never a shared one that a CACHE_URL (or .env) might point at.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

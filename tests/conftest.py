@@ -4,6 +4,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from telephony.backends import sandbox
@@ -17,6 +18,14 @@ def _empty_sandbox() -> Iterator[None]:
     yield
     sandbox.outbox.clear()
     sandbox.hangups.clear()
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache() -> Iterator[None]:
+    """Login throttles count in the cache: no test inherits another's failed logins."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture
