@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from assistants.models import Assistant, ConversationFlow, PhoneNumber
+from burki.admin_scoping import OrganizationListFilter, TenantScopedAdmin
 
 # Served by the Call admin: the calls app owns placing calls, and nothing outside it may import it.
 PLACE_TEST_CALL_URL = "admin:calls_call_place_test_call"
@@ -40,7 +41,7 @@ class OrganizationScopedForm(forms.ModelForm):
                 field.queryset = field.queryset.filter(organization_id=self.instance.organization_id)
 
 
-class OrganizationScopedAdmin(admin.ModelAdmin):
+class OrganizationScopedAdmin(TenantScopedAdmin):
     form = OrganizationScopedForm
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
@@ -61,7 +62,7 @@ class AssistantAdmin(OrganizationScopedAdmin):
     list_display = ["name", "organization", "is_active", "max_call_length", "updated_at"]
     list_select_related = ["organization"]
     search_fields = ["name", "description", "organization__name", "organization__slug"]
-    list_filter = ["is_active", "organization"]
+    list_filter = ["is_active", ("organization", OrganizationListFilter)]
     autocomplete_fields = ["organization"]
     readonly_fields = ["created_at", "updated_at"]
 
@@ -80,7 +81,7 @@ class ConversationFlowAdmin(OrganizationScopedAdmin):
     list_display = ["name", "organization", "base_assistant", "is_active", "updated_at"]
     list_select_related = ["organization", "base_assistant"]
     search_fields = ["name", "base_assistant__name", "organization__name", "organization__slug"]
-    list_filter = ["is_active", "organization"]
+    list_filter = ["is_active", ("organization", OrganizationListFilter)]
     autocomplete_fields = ["organization"]
     readonly_fields = ["created_at", "updated_at"]
 
@@ -116,7 +117,7 @@ class PhoneNumberAdmin(OrganizationScopedAdmin):
     ]
     list_select_related = ["organization", "telephony_account", "assistant", "flow"]
     search_fields = ["phone_number", "friendly_name", "organization__name", "organization__slug"]
-    list_filter = ["is_active", "telephony_account__provider", "organization"]
+    list_filter = ["is_active", "telephony_account__provider", ("organization", OrganizationListFilter)]
     autocomplete_fields = ["organization"]
     readonly_fields = ["test_call", "created_at", "updated_at"]
 
