@@ -2,7 +2,7 @@
 
 A superuser (the operator) sees everything. A staff user who is not a superuser sees and edits only the
 organizations where they are admin or owner: every changelist, page, choice, action and the test-call form;
-anything else is a 404.
+anything else is a 404. Secrets in assistant settings are masked, as in the API.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from django.test import Client
 from django.urls import reverse
 
 from assistants.models import Assistant, ConversationFlow, PhoneNumber
+from assistants.secrets import MASK
 from burki.models import ApiKey, Membership, Organization
 from calls.models import Call, CallEvent
 from telephony.backends import sandbox
@@ -41,6 +42,9 @@ pytestmark = pytest.mark.django_db
 
 OUR_APPS = ("burki", "assistants", "telephony", "calls")
 OWNER, ADMIN, MEMBER = Membership.Role.OWNER, Membership.Role.ADMIN, Membership.Role.MEMBER
+LLM_SECRET = "sk-llm-secret-that-must-never-be-rendered"
+VOICE_SECRET = "voice-secret-that-must-never-be-rendered"
+WEBHOOK_SECRET = "webhook-token-that-must-never-be-rendered"
 
 
 @dataclass
@@ -594,3 +598,127 @@ def test_an_owner_makes_owners_of_its_own_organization_only(alpha: Tenant, bravo
     assert list(Membership.objects.filter(user=newcomer).values_list("organization", "role")) == [
         (alpha.organization.pk, OWNER)
     ]
+
+
+# --- secrets in assistant settings ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def secret_assistant(alpha: Tenant) -> Any:
+    return AssistantFactory(
+        organization=alpha.organization,
+        name="Secretive",
+        llm_settings={"model": "gpt-4o-mini", "api_key": LLM_SECRET},
+        tts_settings={"voices": [{"name": "ada", "api_key": VOICE_SECRET}]},
+        custom_settings={"webhook": {"url": "https://example.com/hook", "token": WEBHOOK_SECRET}},
+    )
+
+
+SECRETS = (LLM_SECRET, VOICE_SECRET, WEBHOOK_SECRET)
+
+
+def resubmitted(response: Any) -> dict[str, Any]:
+    """The change form's values as the page shows them, ready to post back unchanged."""
+    form = response.context["adminform"].form
+    data: dict[str, Any] = {}
+    for name in form.fields:
+        value = form[name].value()
+        if value is True:
+            data[name] = "on"
+        elif value not in (None, False):
+            data[name] = value
+    return data
+
+
+@pytest.mark.parametrize("who", ["superuser", "organization admin"])
+def test_the_assistant_page_never_shows_its_secrets(
+    admin_client: Client, admin_of_alpha: Client, secret_assistant: Assistant, who: str
+) -> None:
+    client = admin_client if who == "superuser" else admin_of_alpha
+
+    response = client.get(admin_url(Assistant, "change", secret_assistant.pk))
+
+    assert response.status_code == 200
+    text = page_text(response)
+    assert all(secret not in text for secret in SECRETS)
+    assert MASK in text
+    assert "gpt-4o-mini" in text
+    assert "https://example.com/hook" in text
+
+
+def test_saving_the_assistant_form_unchanged_keeps_its_secrets(
+    admin_of_alpha: Client, secret_assistant: Assistant
+) -> None:
+    url = admin_url(Assistant, "change", secret_assistant.pk)
+    data = resubmitted(admin_of_alpha.get(url))
+
+    response = admin_of_alpha.post(url, {**data, "name": "Still secretive"})
+
+    assert response.status_code == 302
+    secret_assistant.refresh_from_db()
+    assert secret_assistant.name == "Still secretive"
+    assert secret_assistant.llm_settings == {"model": "gpt-4o-mini", "api_key": LLM_SECRET}
+    assert secret_assistant.tts_settings == {"voices": [{"name": "ada", "api_key": VOICE_SECRET}]}
+    assert secret_assistant.custom_settings["webhook"]["token"] == WEBHOOK_SECRET
+
+
+def test_a_new_secret_typed_in_the_admin_replaces_the_stored_one(
+    admin_of_alpha: Client, secret_assistant: Assistant
+) -> None:
+    url = admin_url(Assistant, "change", secret_assistant.pk)
+    data = resubmitted(admin_of_alpha.get(url))
+    llm = {"model": "gpt-4o", "api_key": "sk-rotated"}
+
+    response = admin_of_alpha.post(url, {**data, "llm_settings": json.dumps(llm)})
+
+    assert response.status_code == 302
+    secret_assistant.refresh_from_db()
+    assert secret_assistant.llm_settings == llm
+    assert secret_assistant.tts_settings["voices"][0]["api_key"] == VOICE_SECRET
+
+
+def test_a_form_sent_back_with_an_error_keeps_the_new_secret_just_typed(
+    admin_of_alpha: Client, secret_assistant: Assistant
+) -> None:
+    url = admin_url(Assistant, "change", secret_assistant.pk)
+    data = resubmitted(admin_of_alpha.get(url))
+    llm = {"model": "gpt-4o", "api_key": "sk-rotated"}
+
+    refused = admin_of_alpha.post(url, {**data, "name": "", "llm_settings": json.dumps(llm)})
+    # What was typed comes back as typed (masked, the next save would quietly keep the old secret).
+    saved = admin_of_alpha.post(url, {**resubmitted(refused), "name": "Fixed"})
+
+    assert refused.status_code == 200
+    assert LLM_SECRET not in page_text(refused)
+    assert saved.status_code == 302
+    secret_assistant.refresh_from_db()
+    assert secret_assistant.llm_settings == llm
+
+
+def test_the_mask_where_no_secret_is_stored_is_refused(admin_of_alpha: Client, secret_assistant: Assistant) -> None:
+    url = admin_url(Assistant, "change", secret_assistant.pk)
+    data = resubmitted(admin_of_alpha.get(url))
+
+    response = admin_of_alpha.post(url, {**data, "stt_settings": json.dumps({"password": MASK})})
+
+    assert response.status_code == 200
+    assert form_errors(response)["stt_settings"] == [
+        "'password' is the mask, but no secret is stored there: send the secret itself."
+    ]
+    secret_assistant.refresh_from_db()
+    assert secret_assistant.stt_settings == {}
+
+
+def test_a_view_only_staff_user_does_not_see_the_secrets_either(alpha: Tenant, secret_assistant: Assistant) -> None:
+    viewer = UserFactory(is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_assistant"))
+    MembershipFactory(user=viewer, organization=alpha.organization, role=ADMIN)
+
+    response = logged_in(viewer).get(admin_url(Assistant, "change", secret_assistant.pk))
+
+    assert response.status_code == 200
+    text = page_text(response)
+    assert "View assistant" in text
+    assert all(secret not in text for secret in SECRETS)
+    assert MASK in text
+    assert "gpt-4o-mini" in text
