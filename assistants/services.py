@@ -166,8 +166,11 @@ def _deeper_than(value: Any, *, levels: int) -> bool:
     return bool(containers)
 
 
-def _checked_settings(submitted: Mapping[str, Any] | Any, stored: Any) -> tuple[dict[str, Any], list[str]]:
-    """The settings object to store, and what is wrong with it (nothing when the list is empty)."""
+def assistant_settings_checked(*, submitted: Mapping[str, Any] | Any, stored: Any) -> tuple[dict[str, Any], list[str]]:
+    """The settings object to store, and what is wrong with it (nothing when the list is empty).
+
+    Also what the admin's form calls: a mask sent back keeps the stored secret there as here.
+    """
     if not isinstance(submitted, Mapping):
         return {}, ["Must be a JSON object."]
     too_deep = f"Objects and lists may nest at most {MAX_SETTINGS_LEVELS} levels deep."
@@ -189,7 +192,7 @@ def _apply_settings(assistant: Assistant, settings: Mapping[str, Mapping[str, An
     errors: dict[str, list[str]] = {}
     checked: dict[str, dict[str, Any]] = {}
     for field, submitted in settings.items():
-        checked[field], problems = _checked_settings(submitted, getattr(assistant, field))
+        checked[field], problems = assistant_settings_checked(submitted=submitted, stored=getattr(assistant, field))
         if problems:
             errors[field] = problems
     if errors:

@@ -11,6 +11,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 
 from assistants.models import Assistant, PhoneNumber
+from burki.admin_scoping import OrganizationListFilter, TenantScopedAdmin, administered
 from burki.errors import ServiceError
 from burki.models import Organization
 from calls.models import Call, CallEvent
@@ -110,11 +111,11 @@ class PlaceTestCallForm(forms.Form):
 
 
 @admin.register(Call)
-class CallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class CallAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     list_display = ["id", "created_at", "organization", "from_number", "to_number", "status", "provider", "duration"]
     list_select_related = ["organization"]
     search_fields = ["call_sid", "from_number", "to_number", "organization__name", "organization__slug"]
-    list_filter = ["status", "provider", "direction", "organization"]
+    list_filter = ["status", "provider", "direction", ("organization", OrganizationListFilter)]
     date_hierarchy = "created_at"
     fields = CALL_FIELDS
     readonly_fields = CALL_FIELDS
@@ -135,10 +136,9 @@ class CallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         # Calls cannot be added by hand (see has_add_permission); the permission still says who may place one.
         if not request.user.has_perm("calls.add_call"):
             raise PermissionDenied
-        number = get_object_or_404(
-            PhoneNumber.objects.select_related("organization", "telephony_account", "assistant", "flow"),
-            pk=number_id,
-        )
+        numbers = PhoneNumber.objects.select_related("organization", "telephony_account", "assistant", "flow")
+        # Another organization's number is not found, like an unknown one.
+        number = get_object_or_404(administered(request, numbers, lookup="organization"), pk=number_id)
         form = PlaceTestCallForm(request.POST if request.method == "POST" else None, organization=number.organization)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
@@ -186,7 +186,8 @@ def _add_service_error(form: PlaceTestCallForm, exc: ServiceError) -> None:
 
 
 @admin.register(CallEvent)
-class CallEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class CallEventAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
+    organization_lookup = "call__organization"
     list_display = ["call", "event_type", "status", "provider", "received_at"]
     list_select_related = ["call"]
     search_fields = ["call__call_sid", "event_type", "key"]

@@ -6,6 +6,7 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
+from burki.admin_scoping import OrganizationListFilter, TenantScopedAdmin
 from telephony.credentials import CREDENTIAL_FIELDS
 from telephony.models import TelephonyAccount
 
@@ -46,12 +47,12 @@ class TelephonyAccountForm(forms.ModelForm):
 
 
 @admin.register(TelephonyAccount)
-class TelephonyAccountAdmin(admin.ModelAdmin):
+class TelephonyAccountAdmin(TenantScopedAdmin):
     form = TelephonyAccountForm
     list_display = ["name", "organization", "provider", "is_active", "credentials_hint", "created_at"]
     list_select_related = ["organization"]
     search_fields = ["name", "organization__name", "organization__slug"]
-    list_filter = ["provider", "is_active", "organization"]
+    list_filter = ["provider", "is_active", ("organization", OrganizationListFilter)]
     autocomplete_fields = ["organization"]
 
     @admin.display(description="current credentials")
