@@ -5,6 +5,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
@@ -12,7 +13,9 @@ from rest_framework_simplejwt.token_blacklist import admin as token_blacklist_ad
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
 from burki.admin_scoping import OrganizationListFilter, TenantScopedAdmin, administered_roles, owns
+from burki.errors import ServiceError
 from burki.models import ApiKey, Membership, Organization
+from burki.permissions import role_at_least
 from burki.services import api_key_create, api_key_revoke
 
 # The operator's: an organization's own admins neither lift its limits nor rename the slug scripts know it by.
@@ -129,9 +132,27 @@ class ApiKeyStatusFilter(admin.SimpleListFilter):
 
 
 class ApiKeyAddForm(forms.ModelForm):
+    # {organization id: role} of the staff user adding the key; None for a superuser (set per request by the admin).
+    creator_roles: dict[int, str] | None = None
+
     class Meta:
         model = ApiKey
-        fields = ["organization", "name"]
+        fields = ["organization", "name", "role"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["role"].required = False  # left out: the model's default (admin), as in the API
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}
+        cleaned["role"] = cleaned.get("role") or ApiKey._meta.get_field("role").get_default()
+        self.instance.role = cleaned["role"]
+        organization, role = cleaned.get("organization"), cleaned["role"]
+        if self.creator_roles is not None and organization is not None and role:
+            mine = self.creator_roles.get(organization.pk)
+            if mine is None or not role_at_least(mine, role):
+                self.add_error("role", f"At most your own role in {organization} ({mine or 'none'}).")
+        return cleaned
 
 
 @admin.register(ApiKey)
@@ -141,13 +162,32 @@ class ApiKeyAdmin(TenantScopedAdmin):
     The hash is never shown: nobody needs it, and the prefix is enough to tell keys apart.
     """
 
-    list_display = ["name", "organization", "shown_prefix", "active", "created_at", "last_used_at", "revoked_at"]
+    list_display = [
+        "name",
+        "organization",
+        "role",
+        "shown_prefix",
+        "active",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
     list_select_related = ["organization"]
     search_fields = ["name", "prefix", "organization__name", "organization__slug"]
-    list_filter = [ApiKeyStatusFilter, ("organization", OrganizationListFilter)]
+    list_filter = [ApiKeyStatusFilter, "role", ("organization", OrganizationListFilter)]
     autocomplete_fields = ["organization"]
     actions = ["revoke_selected_keys"]
-    view_fields = ("organization", "name", "shown_prefix", "created_by", "created_at", "last_used_at", "revoked_at")
+    view_fields = (
+        "organization",
+        "name",
+        "role",
+        "shown_prefix",
+        "created_by",
+        "bound_to_creator",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    )
 
     @admin.display(description="prefix")
     def shown_prefix(self, obj: ApiKey) -> str:
@@ -158,7 +198,7 @@ class ApiKeyAdmin(TenantScopedAdmin):
         return obj.is_active
 
     def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> tuple[str, ...]:
-        return ("organization", "name") if obj is None else self.view_fields
+        return ("organization", "name", "role") if obj is None else self.view_fields
 
     def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> tuple[str, ...]:
         return () if obj is None else self.view_fields
@@ -166,7 +206,10 @@ class ApiKeyAdmin(TenantScopedAdmin):
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         if obj is None:
             kwargs["form"] = ApiKeyAddForm
-        return super().get_form(request, obj, change, **kwargs)
+        form = super().get_form(request, obj, change, **kwargs)
+        if obj is None:
+            form.creator_roles = administered_roles(request)  # type: ignore[attr-defined]  # an ApiKeyAddForm
+        return form
 
     def has_change_permission(self, request: HttpRequest, obj: ApiKey | None = None) -> bool:
         # Model-level change permission is what the revoke action needs; a single key is never edited.
@@ -179,7 +222,21 @@ class ApiKeyAdmin(TenantScopedAdmin):
     def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
         self.ensure_administered(request, obj)
         user = request.user if isinstance(request.user, User) else None
-        key, raw = api_key_create(organization=obj.organization, name=obj.name, created_by=user)
+        # A superuser is the operator: its keys belong to the organization. An organization's admin acts as a member:
+        # never above their role, and the key lives only as long as their membership (as through the API).
+        roles = administered_roles(request)
+        creator_role = None if roles is None else roles.get(obj.organization_id)
+        try:
+            key, raw = api_key_create(
+                organization=obj.organization,
+                name=obj.name,
+                role=obj.role,
+                created_by=user,
+                bound_to_creator=roles is not None,
+                creator_role=creator_role,
+            )
+        except ServiceError as exc:  # the form checked the role already: only a forged request gets here
+            raise PermissionDenied(exc.detail) from exc
         # The admin goes on with `obj` (log entry, redirect): make it the key the service created.
         for field in ApiKey._meta.concrete_fields:
             setattr(obj, field.attname, getattr(key, field.attname))
@@ -196,8 +253,13 @@ class ApiKeyAdmin(TenantScopedAdmin):
     @admin.action(description="Revoke selected keys", permissions=["change"])
     def revoke_selected_keys(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         revoked = 0
+        roles = administered_roles(request)
         for key in queryset.filter(revoked_at__isnull=True):
-            api_key_revoke(api_key=key)
+            try:
+                api_key_revoke(api_key=key, revoker_role=None if roles is None else roles.get(key.organization_id))
+            except ServiceError as exc:
+                self.message_user(request, f"{key}: {exc.detail}", messages.ERROR)
+                continue
             revoked += 1
         self.message_user(request, f"Revoked {revoked} key{'s' if revoked != 1 else ''}.", messages.SUCCESS)
 

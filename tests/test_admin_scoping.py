@@ -8,6 +8,7 @@ anything else is a 404. Secrets in assistant settings are masked, as in the API.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -413,6 +414,50 @@ def test_a_key_is_minted_for_the_administered_organization(admin_of_alpha: Clien
 
     assert response.status_code == 302
     assert ApiKey.objects.filter(organization=alpha.organization, name="ci").exists()
+
+
+def test_an_organization_admin_mints_keys_at_most_at_its_own_role_and_bound_to_itself(
+    admin_of_alpha: Client, alpha: Tenant, client_for: Any
+) -> None:
+    owner_key = admin_of_alpha.post(
+        admin_url(ApiKey, "add"), {"organization": alpha.organization.pk, "name": "boss", "role": OWNER}
+    )
+    member_key = admin_of_alpha.post(
+        admin_url(ApiKey, "add"), {"organization": alpha.organization.pk, "name": "ci", "role": MEMBER}, follow=True
+    )
+
+    assert owner_key.status_code == 200
+    assert "At most your own role" in owner_key.content.decode()
+    assert not ApiKey.objects.filter(name="boss").exists()
+    key = ApiKey.objects.get(name="ci")
+    assert (key.role, key.bound_to_creator) == (MEMBER, True)
+    assert key.created_by is not None
+    [raw] = re.findall(r"burki_[A-Za-z0-9_-]{43}", member_key.content.decode())
+    assert client_for(raw).get("/api/v1/calls").status_code == 200
+    Membership.objects.filter(user=key.created_by, organization=alpha.organization).delete()
+    assert client_for(raw).get("/api/v1/calls").status_code == 401
+
+
+def test_a_superusers_key_has_the_role_chosen_and_is_bound_to_nobody(admin_client: Client, alpha: Tenant) -> None:
+    response = admin_client.post(
+        admin_url(ApiKey, "add"), {"organization": alpha.organization.pk, "name": "ops", "role": OWNER}
+    )
+
+    assert response.status_code == 302
+    key = ApiKey.objects.get(name="ops")
+    assert (key.role, key.bound_to_creator) == (OWNER, False)
+    assert "Owner" in admin_client.get(admin_url(ApiKey, "change", key.pk)).content.decode()
+
+
+def test_an_organization_admin_cannot_revoke_an_owners_key(admin_of_alpha: Client, alpha: Tenant) -> None:
+    owners = ApiKeyFactory(organization=alpha.organization, name="owners", role=OWNER)
+
+    admin_of_alpha.post(
+        admin_url(ApiKey, "changelist"), {"action": "revoke_selected_keys", "_selected_action": [owners.pk]}
+    )
+
+    owners.refresh_from_db()
+    assert owners.revoked_at is None
 
 
 # --- the test-call form ----------------------------------------------------------------------------------------
