@@ -6,14 +6,16 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.db import models
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
 from assistants.models import Assistant, ConversationFlow, PhoneNumber
 from assistants.secrets import mask_secrets
-from assistants.services import assistant_settings_checked
+from assistants.services import assistant_settings_checked, phone_number_registration_check
 from burki.admin_scoping import OrganizationListFilter, TenantScopedAdmin
+from burki.errors import ServiceError
+from telephony.numbers import InvalidPhoneNumber, normalize_e164
 
 # Served by the Call admin: the calls app owns placing calls, and nothing outside it may import it.
 PLACE_TEST_CALL_URL = "admin:calls_call_place_test_call"
@@ -159,6 +161,30 @@ class PhoneNumberForm(OrganizationScopedForm):
             "is_active",
         ]
 
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}
+        # What the API checks too: not already in the organization, and held by the account at its provider.
+        organization = self.instance.organization if self.instance.pk else cleaned.get("organization")
+        account = cleaned.get("telephony_account")
+        try:
+            phone_number = normalize_e164(cleaned.get("phone_number"))
+        except InvalidPhoneNumber:
+            return cleaned  # the model field says why
+        if organization is None or account is None or account.organization_id != organization.pk:
+            return cleaned  # PhoneNumber.clean() says why; no provider is asked about another organization's account
+        candidate = PhoneNumber(
+            pk=self.instance.pk, organization=organization, phone_number=phone_number, telephony_account=account
+        )
+        registered = (self.instance.phone_number, self.instance.telephony_account_id) if self.instance.pk else None
+        try:
+            phone_number_registration_check(number=candidate, registered=registered)
+        except ServiceError as exc:
+            if not exc.errors:
+                self.add_error(None, exc.detail)
+            for name, messages in (exc.errors or {}).items():
+                self.add_error("telephony_account" if name == "telephony_account_id" else "phone_number", messages)
+        return cleaned
+
 
 @admin.register(PhoneNumber)
 class PhoneNumberAdmin(OrganizationScopedAdmin):
@@ -178,6 +204,17 @@ class PhoneNumberAdmin(OrganizationScopedAdmin):
     list_filter = ["is_active", "telephony_account__provider", ("organization", OrganizationListFilter)]
     autocomplete_fields = ["organization"]
     readonly_fields = ["test_call", "created_at", "updated_at"]
+
+    def changeform_view(
+        self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        # Without the transaction Django puts around a POST: validating the form asks the number's provider whether
+        # the account holds it, and no provider is called inside an open transaction. The number is saved in one
+        # statement, its log entry in another. (_changeform_view is the body Django wraps; the stubs leave it out.)
+        response: HttpResponse = self._changeform_view(  # type: ignore[attr-defined]
+            request, object_id, form_url, extra_context
+        )
+        return response
 
     @admin.display(description="test call")
     def test_call(self, obj: PhoneNumber) -> str:

@@ -170,7 +170,11 @@ TELEPHONY_BACKENDS: dict[str, dict[str, object]] = {
     },
     "vonage": {
         "BACKEND": "telephony.backends.vonage.VonageBackend",
-        "OPTIONS": {"API_HOST": env.str("VONAGE_API_HOST", default=""), "TIMEOUT": TELEPHONY_TIMEOUT},
+        "OPTIONS": {
+            "API_HOST": env.str("VONAGE_API_HOST", default=""),
+            "REST_HOST": env.str("VONAGE_REST_HOST", default=""),
+            "TIMEOUT": TELEPHONY_TIMEOUT,
+        },
     },
 }
 

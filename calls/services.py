@@ -21,7 +21,7 @@ from burki.errors import BadGateway, Conflict, Forbidden, GatewayTimeout, Invali
 from burki.models import Organization
 from calls.lifecycle import call_event_record, calls_expire_stale
 from calls.models import Call
-from calls.policy import destination_refusal
+from calls.policy import destination_refusal, special_destination_refusal
 from calls.streams import stream_parameters
 from calls.templating import render, variables_errors
 from telephony.backends import get_backend
@@ -69,6 +69,10 @@ def _normalized_numbers(from_number: object, to_number: object) -> tuple[str, st
         try:
             numbers[field] = normalize_e164(raw)
         except InvalidPhoneNumber as exc:
+            # Never callable, whatever else is wrong with the request: say so, rather than "not a valid number".
+            refusal = special_destination_refusal(raw) if field == "to_phone_number" else None
+            if refusal:
+                raise Forbidden(refusal) from None
             errors[field] = [str(exc)]
     if not errors and numbers["from_phone_number"] == numbers["to_phone_number"]:
         errors["to_phone_number"] = ["The destination must differ from the number calling it."]

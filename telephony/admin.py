@@ -7,12 +7,20 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from burki.admin_scoping import OrganizationListFilter, TenantScopedAdmin
-from telephony.credentials import CREDENTIAL_FIELDS
+from telephony.credentials import CREDENTIAL_FIELDS, OPTIONAL_CREDENTIAL_FIELDS
 from telephony.models import TelephonyAccount
 
 CREDENTIALS_HELP = (
     "A JSON object. Leave blank to keep the current credentials; they are never shown again. Keys: "
-    + "; ".join(f"{provider}: {', '.join(keys) or 'none'}" for provider, keys in CREDENTIAL_FIELDS.items())
+    + "; ".join(
+        f"{provider}: {', '.join(keys) or 'none'}"
+        + (
+            f" (optional: {', '.join(OPTIONAL_CREDENTIAL_FIELDS[provider])})"
+            if provider in OPTIONAL_CREDENTIAL_FIELDS
+            else ""
+        )
+        for provider, keys in CREDENTIAL_FIELDS.items()
+    )
     + "."
 )
 

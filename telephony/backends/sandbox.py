@@ -24,6 +24,7 @@ from telephony.backends.base import (
     AnswerInstructions,
     DialRequest,
     DialResult,
+    OwnedNumber,
     ProviderAccount,
     ProviderEvent,
     TelephonyBackend,
@@ -100,6 +101,10 @@ class SandboxBackend(TelephonyBackend):
     def hangup(self, account: ProviderAccount, call_sid: str) -> None:
         hangups.append(call_sid)
         logger.info("sandbox hung up %s", call_sid)
+
+    def owned_numbers(self, account: ProviderAccount, *, number: str | None = None) -> list[OwnedNumber]:
+        # Every number is the sandbox's to use, since it calls no one; asked for all of them, it names none.
+        return [OwnedNumber(number=number)] if number else []
 
     # --- webhooks ---
 
