@@ -5,11 +5,13 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.db import models
+from django.forms.fields import InvalidJSONInput
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
 from assistants.models import Assistant, ConversationFlow, PhoneNumber
+from burki.text import unstorable_paths
 
 # Served by the Call admin: the calls app owns placing calls, and nothing outside it may import it.
 PLACE_TEST_CALL_URL = "admin:calls_call_place_test_call"
@@ -40,8 +42,21 @@ class OrganizationScopedForm(forms.ModelForm):
                 field.queryset = field.queryset.filter(organization_id=self.instance.organization_id)
 
 
+class StorableJSONFormField(forms.JSONField):
+    """Shows JSON holding text no database stores (refused by the model's validators) back as it was sent, escapes
+    and all: decoded, a lone surrogate could not even be written into the page.
+    """
+
+    def bound_data(self, data: Any, initial: Any) -> Any:
+        value = super().bound_data(data, initial)
+        if isinstance(data, str) and not isinstance(value, InvalidJSONInput) and unstorable_paths(value):
+            return InvalidJSONInput(data)
+        return value
+
+
 class OrganizationScopedAdmin(admin.ModelAdmin):
     form = OrganizationScopedForm
+    formfield_overrides = {models.JSONField: {"form_class": StorableJSONFormField}}
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         scoped: tuple[str, ...] = getattr(self.form, "scoped_fields", ())

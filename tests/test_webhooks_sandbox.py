@@ -423,3 +423,22 @@ def test_an_event_naming_another_provider_call_is_kept_but_not_applied(placed: C
     assert (placed.status, placed.call_sid) != ("completed", "SBsomeone-else")
     assert placed.status == "queued"
     assert placed.events.get().event_type == "completed"
+
+
+@pytest.mark.parametrize(
+    ("payload", "where"),
+    [
+        ({"event": "ringing", "call_sid": "SB\x00", "event_id": "r"}, "call_sid, payload.call_sid"),
+        ({"event": "ringing", "event_id": "r\ud800"}, "key, payload.event_id"),
+        ({"event": "ringing", "event_id": "r", "extra": {"to": ["+14155550199", "\x00"]}}, "payload.extra.to[1]"),
+    ],
+)
+def test_a_signed_event_carrying_text_no_database_stores_is_400_and_changes_nothing(
+    placed: Call, payload: dict[str, Any], where: str
+) -> None:
+    response = post_signed(placed, "status", payload)
+
+    assert response.status_code == 400, response.content
+    assert response.json() == {"detail": f"Unreadable event: a NUL character or an invalid surrogate in {where}."}
+    placed.refresh_from_db()
+    assert (placed.status, placed.events.count()) == ("queued", 0)
