@@ -6,6 +6,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.db import models
+from django.forms.fields import InvalidJSONInput
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html
@@ -15,6 +16,7 @@ from assistants.secrets import mask_secrets
 from assistants.services import assistant_settings_checked, phone_number_registration_check
 from burki.admin_scoping import OrganizationListFilter, TenantScopedAdmin
 from burki.errors import ServiceError
+from burki.text import unstorable_paths
 from telephony.numbers import InvalidPhoneNumber, normalize_e164
 
 # Served by the Call admin: the calls app owns placing calls, and nothing outside it may import it.
@@ -47,8 +49,21 @@ class OrganizationScopedForm(forms.ModelForm):
                 field.queryset = field.queryset.filter(organization_id=self.instance.organization_id)
 
 
+class StorableJSONFormField(forms.JSONField):
+    """Shows JSON holding text no database stores (refused by the model's validators) back as it was sent, escapes
+    and all: decoded, a lone surrogate could not even be written into the page.
+    """
+
+    def bound_data(self, data: Any, initial: Any) -> Any:
+        value = super().bound_data(data, initial)
+        if isinstance(data, str) and not isinstance(value, InvalidJSONInput) and unstorable_paths(value):
+            return InvalidJSONInput(data)
+        return value
+
+
 class OrganizationScopedAdmin(TenantScopedAdmin):
     form = OrganizationScopedForm
+    formfield_overrides = {models.JSONField: {"form_class": StorableJSONFormField}}
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         scoped: tuple[str, ...] = getattr(self.form, "scoped_fields", ())

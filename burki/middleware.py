@@ -26,6 +26,7 @@ from burki.errors import (
     request_too_large_detail,
 )
 from burki.logging import redact_webhook_token
+from burki.text import UNSTORABLE_TEXT, is_unstorable, printable
 
 request_log = logging.getLogger("burki.requests")
 logger = logging.getLogger(__name__)
@@ -37,8 +38,10 @@ _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 MAX_LOGGED_PATH = 512
 
 
-def _answer(status: int, detail: str, headers: dict[str, str] | None = None) -> JsonResponse:
-    response = JsonResponse(error_body(detail), status=status, headers=headers)
+def _answer(
+    status: int, detail: str, headers: dict[str, str] | None = None, *, errors: dict[str, Any] | None = None
+) -> JsonResponse:
+    response = JsonResponse(error_body(detail, errors), status=status, headers=headers)
     # The request log has the line for it; django.request would log the path a second time.
     response._has_been_logged = True  # type: ignore[attr-defined]
     return response
@@ -146,6 +149,33 @@ class RequestBodyLimitMiddleware:
         """A view class may allow itself more with a `max_body_size` attribute (bytes)."""
         allowed = getattr(getattr(view_func, "view_class", None), "max_body_size", None)
         return allowed or settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+
+
+class UnstorableTextMiddleware:
+    """A NUL or a lone surrogate in a path parameter or the query string is a 400 naming it, before any view runs.
+
+    Every view, DRF's or plain Django's (webhooks, the admin), filters the database with what it is given: such text
+    would reach PostgreSQL and come back as a 500 (see burki.text). JSON bodies are checked by burki.parsers.
+    """
+
+    def __init__(self, get_response: GetResponse) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(
+        self, request: HttpRequest, view_func: Callable[..., HttpResponse], view_args: Any, view_kwargs: Any
+    ) -> HttpResponse | None:
+        bad = [name for name, value in view_kwargs.items() if isinstance(value, str) and is_unstorable(value)]
+        if any(isinstance(value, str) and is_unstorable(value) for value in view_args):
+            bad.append("path")
+        for name, values in request.GET.lists():
+            if is_unstorable(name) or any(is_unstorable(value) for value in values):
+                bad.append(printable(name))
+        if not bad:
+            return None
+        return _answer(400, "Invalid request.", errors={name: [UNSTORABLE_TEXT] for name in bad})
 
 
 class ExceptionMiddleware:

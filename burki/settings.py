@@ -66,6 +66,7 @@ MIDDLEWARE = [
     "burki.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "burki.middleware.RequestBodyLimitMiddleware",
+    "burki.middleware.UnstorableTextMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

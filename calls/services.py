@@ -89,15 +89,15 @@ def _render_texts(*, welcome_template: str, agenda_template: str, variables: Map
         ("welcome_message", welcome_template, MAX_WELCOME_MESSAGE),
         ("agenda", agenda_template, MAX_AGENDA),
     ):
-        rendered = render(template, variables)
+        rendered = render(template, variables, limit=limit)
         texts[field] = rendered.text
         if rendered.invalid:
             errors[field] = [f"Unsupported template expression: {expr}" for expr in rendered.invalid]
         elif rendered.missing:
             errors[field] = [f"Missing variable: {name}" for name in rendered.missing]
             missing += [name for name in rendered.missing if name not in missing]
-        elif len(rendered.text) > limit:
-            errors[field] = [f"At most {limit} characters after rendering (got {len(rendered.text)})."]
+        elif rendered.length > limit:
+            errors[field] = [f"At most {limit} characters after rendering (got {rendered.length})."]
     if missing:
         raise InvalidInput(
             f"Missing template variables: {', '.join(missing)}.",
