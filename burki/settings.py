@@ -162,7 +162,7 @@ TELEPHONY_BACKENDS: dict[str, dict[str, object]] = {
 
 # Background work (Celery). Unset, the broker is kombu's filesystem transport in a folder of the project, so one
 # machine runs the web server, a worker and beat with no server to install; production sets redis://… (or amqp://…).
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://localhost//")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_folder = Path(env.str("CELERY_BROKER_FOLDER", default=str(BASE_DIR / ".broker")))
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -170,14 +170,27 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(_broker_folder / "queue"),
         "processed_folder": str(_broker_folder / "processed"),
         "store_processed": False,
+        "control_folder": str(_broker_folder / "control"),  # kombu's default is relative to the working directory
     }
+    # kombu does not create them; every process (web, worker, beat, commands) may, and mkdir races harmlessly.
+    for _folder in ("queue", "processed", "control"):
+        (_broker_folder / _folder).mkdir(parents=True, exist_ok=True)
 # A task whose worker dies is run again (tasks are idempotent); one slow task does not hold others back.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+# Periodic work, sent by the one beat process (`celery -A burki beat`); each task is safe to run twice at once.
+# A message older than its interval is dropped unrun: the next one does the same work.
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "expire-stale-calls": {"task": "calls.expire_stale_calls", "schedule": 60.0, "options": {"expires": 60}},
+    "purge-idempotency-keys": {
+        "task": "burki.purge_idempotency_keys",
+        "schedule": 3600.0,
+        "options": {"expires": 3600},
+    },
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["burki.authentication.BearerAuthentication"],
