@@ -144,7 +144,12 @@ WEBHOOK_MAX_AGE = env.int("WEBHOOK_MAX_AGE", default=300)
 TELEPHONY_BACKENDS: dict[str, dict[str, object]] = {
     "sandbox": {
         "BACKEND": "telephony.backends.sandbox.SandboxBackend",
-        "OPTIONS": {"REFUSE_PREFIXES": env.list("SANDBOX_REFUSE_PREFIXES", default=[])},
+        "OPTIONS": {
+            "REFUSE_PREFIXES": env.list("SANDBOX_REFUSE_PREFIXES", default=[]),
+            # A placed sandbox call plays its lifecycle by itself, through the worker, against PUBLIC_BASE_URL.
+            "AUTOPLAY": env.bool("SANDBOX_AUTOPLAY", default=True),
+            "CALL_SECONDS": env.int("SANDBOX_CALL_SECONDS", default=5),
+        },
     },
     "twilio": {
         "BACKEND": "telephony.backends.twilio.TwilioBackend",

@@ -174,8 +174,16 @@ def _stream_url(call: Call) -> str | None:
 
 
 def call_initiate(
-    *, organization: Organization, metadata: Mapping[str, Any] | None = None, **request: Unpack[CallRequest]
+    *,
+    organization: Organization,
+    metadata: Mapping[str, Any] | None = None,
+    sandbox_autoplay: bool = True,
+    **request: Unpack[CallRequest],
 ) -> Call:
+    """Record the call, then ask its provider to dial. A sandbox call then plays its lifecycle by itself (through
+    the worker) unless the backend's AUTOPLAY or `sandbox_autoplay` says otherwise (`place_test_call --simulate`
+    plays it itself).
+    """
     plan = call_plan(organization=organization, **request)
     account = plan.number.telephony_account
     # Committed before the provider is asked: whatever happens next, the call is on record.
@@ -201,7 +209,21 @@ def call_initiate(
         account=ProviderAccount(id=account.pk, provider=account.provider, credentials=account.credentials),
         time_limit=plan.assistant.max_call_length,
     )
+    if sandbox_autoplay:
+        _sandbox_autoplay(call)
     return call
+
+
+def _sandbox_autoplay(call: Call) -> None:
+    backend = get_backend(call.provider)
+    if not isinstance(backend, SandboxBackend) or not backend.autoplay:
+        return
+    from calls.tasks import sandbox_play  # here: calls.tasks imports this module
+
+    first = backend.script(call.to_number)[0]
+    # Once the call is committed, or the worker would not find it. robust: with the broker down, the call is
+    # placed all the same (and expired as stale later); the error is logged instead of failing the request.
+    transaction.on_commit(lambda: sandbox_play.apply_async((call.pk, 0), countdown=first.after), robust=True)
 
 
 def call_validate(*, organization: Organization, **request: Unpack[CallRequest]) -> CallPlan:
@@ -361,7 +383,7 @@ def call_terminate(*, call: Call) -> Call:
 
 
 def call_simulate(*, call: Call) -> list[tuple[str, int]]:
-    """Drive a sandbox call through its whole lifecycle with real, signed requests to our own webhooks."""
+    """Drive a sandbox call through its whole script at once, with real, signed requests to our own webhooks."""
     backend = get_backend(call.provider)
     if not isinstance(backend, SandboxBackend) or call.telephony_account is None or not call.call_sid:
         raise Conflict("Only a placed sandbox call can be simulated.")
@@ -372,4 +394,55 @@ def call_simulate(*, call: Call) -> list[tuple[str, int]]:
         call_sid=call.call_sid,
         answer_url=answer_url,
         status_url=status_url,
+        events=[step.event for step in backend.script(call.to_number)],
     )
+
+
+class SandboxPlaybackError(Exception):
+    """Our own webhooks could not take a sandbox step now (unreachable, or a 5xx): worth trying again."""
+
+
+def call_sandbox_play(*, call_id: int, step: int) -> float | None:
+    """Send step `step` of a sandbox call's script to our own webhooks, signed, as the provider would.
+
+    Returns the seconds to wait before the next step, or None when there is none: the script is over, the call has
+    ended (hung up through the API, expired), or our webhooks refused the step. Safe to repeat: a repeated step is a
+    duplicate event, which the lifecycle ignores.
+    """
+    call = Call.objects.select_related("telephony_account").filter(pk=call_id).first()
+    if call is None or call.is_over or call.telephony_account is None or not call.call_sid:
+        return None
+    backend = get_backend(call.provider)
+    if not isinstance(backend, SandboxBackend):
+        return None
+    script = backend.script(call.to_number)
+    if not 0 <= step < len(script):
+        return None
+    account = call.telephony_account
+    answer_url, status_url = call_callback_urls(call)
+    try:
+        results = backend.simulate(
+            ProviderAccount(id=account.pk, provider=account.provider, credentials=account.credentials),
+            call_sid=call.call_sid,
+            answer_url=answer_url,
+            status_url=status_url,
+            events=[script[step].event],
+            duration=script[step].duration,
+        )
+    except OSError as exc:
+        raise SandboxPlaybackError(f"sandbox call {call.pk}: {settings.PUBLIC_BASE_URL} unreachable: {exc}") from exc
+    if any(code >= 500 for _, code in results):
+        raise SandboxPlaybackError(f"sandbox call {call.pk}: our webhooks answered {results}")
+    refused = [f"{what} got HTTP {code}" for what, code in results if code >= 300]
+    if refused:
+        # Not worth retrying: the worker's PUBLIC_BASE_URL or SECRET_KEY is not the web server's.
+        logger.error(
+            "sandbox call %s: the webhooks at PUBLIC_BASE_URL %s refused step %s (%s); is it this server, with the "
+            "same SECRET_KEY?",
+            call.pk,
+            settings.PUBLIC_BASE_URL,
+            script[step].event,
+            ", ".join(refused),
+        )
+        return None
+    return script[step + 1].after if step + 1 < len(script) else None
