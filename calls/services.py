@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections.abc import Mapping
@@ -35,6 +36,8 @@ logger = logging.getLogger(__name__)
 
 MAX_WELCOME_MESSAGE = 1000
 MAX_AGENDA = 4000
+MAX_METADATA_BYTES = 16 * 1024  # as compact JSON (UTF-8)
+MAX_METADATA_DEPTH = 8
 
 
 class CallRequest(TypedDict, total=False):
@@ -46,6 +49,7 @@ class CallRequest(TypedDict, total=False):
     welcome_message: str | None
     agenda: str | None
     variables: Mapping[str, Any] | None
+    metadata: Mapping[str, Any] | None
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,7 @@ class CallPlan:
     welcome_message: str
     agenda: str
     variables: dict[str, Any]
+    metadata: dict[str, Any]
 
 
 def _normalized_numbers(from_number: object, to_number: object) -> tuple[str, str]:
@@ -75,6 +80,36 @@ def _normalized_numbers(from_number: object, to_number: object) -> tuple[str, st
     if errors:
         raise InvalidInput("Invalid request.", errors=errors)
     return numbers["from_phone_number"], numbers["to_phone_number"]
+
+
+def metadata_errors(metadata: Any) -> list[str]:
+    """Problems with a call's `metadata`: a JSON object of at most 16 KB, nested at most a few levels."""
+    if not isinstance(metadata, Mapping):
+        return ["Must be a JSON object."]
+    # Walked without recursion, before anything serializes it: the depth must be known to be small first.
+    pending: list[tuple[Any, int]] = [(metadata, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, Mapping | list) and depth > MAX_METADATA_DEPTH:
+            return [f"Nested more than {MAX_METADATA_DEPTH} levels deep."]
+        if isinstance(value, Mapping):
+            if any(not isinstance(key, str) or "\x00" in key for key in value):
+                return ["Keys must be strings without NUL characters."]
+            pending += [(inner, depth + 1) for inner in value.values()]
+        elif isinstance(value, list):
+            pending += [(inner, depth + 1) for inner in value]
+        elif isinstance(value, str):
+            if "\x00" in value:
+                return ["Strings must not contain NUL characters."]  # PostgreSQL's jsonb cannot store them
+        elif value is not None and not isinstance(value, bool | int | float):
+            return ["Values must be JSON: objects, arrays, strings, numbers, booleans or null."]
+    try:
+        size = len(json.dumps(metadata, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode())
+    except ValueError:
+        return ["Numbers must be finite."]
+    if size > MAX_METADATA_BYTES:
+        return [f"At most {MAX_METADATA_BYTES} bytes as compact JSON (got {size})."]
+    return []
 
 
 def _render_texts(*, welcome_template: str, agenda_template: str, variables: Mapping[str, Any]) -> tuple[str, str]:
@@ -114,6 +149,11 @@ def call_plan(*, organization: Organization, **request: Unpack[CallRequest]) -> 
     problems = variables_errors(variables)
     if problems:
         raise InvalidInput("Invalid request.", errors={"variables": problems})
+    metadata = request.get("metadata")
+    metadata = {} if metadata is None else metadata
+    problems = metadata_errors(metadata)
+    if problems:
+        raise InvalidInput("Invalid request.", errors={"metadata": problems})
 
     number = phone_number_get_active(organization=organization, number=from_e164)
     if number is None:
@@ -156,6 +196,7 @@ def call_plan(*, organization: Organization, **request: Unpack[CallRequest]) -> 
         welcome_message=welcome,
         agenda=agenda_text,
         variables=variables,
+        metadata=dict(metadata),
     )
 
 
@@ -176,7 +217,6 @@ def _stream_url(call: Call) -> str | None:
 def call_initiate(
     *,
     organization: Organization,
-    metadata: Mapping[str, Any] | None = None,
     sandbox_autoplay: bool = True,
     **request: Unpack[CallRequest],
 ) -> Call:
@@ -202,7 +242,7 @@ def call_initiate(
             welcome_message=plan.welcome_message,
             agenda=plan.agenda,
             variables=plan.variables,
-            metadata=dict(metadata or {}),
+            metadata=plan.metadata,
         )
     _dial(
         call,
