@@ -181,6 +181,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "processed_folder": str(_broker_folder / "processed"),
         "store_processed": False,
         "control_folder": str(_broker_folder / "control"),  # kombu's default is relative to the working directory
+        "polling_interval": 0.2,  # seconds between looks into the folder (kombu's default, 1, delays every step)
     }
     # kombu does not create them; every process (web, worker, beat, commands) may, and mkdir races harmlessly.
     for _folder in ("queue", "processed", "control"):

@@ -158,3 +158,23 @@ def test_on_sqlite_a_transaction_takes_the_write_lock_up_front() -> None:
     if connection.vendor != "sqlite":
         pytest.skip("SQLite only")
     assert connection.settings_dict["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+
+
+@pytest.mark.worker
+def test_the_harness_sees_the_pool_and_kills_the_worker_with_it(celery_worker_process: Any) -> None:
+    worker = celery_worker_process(concurrency=2)
+    pool = worker.pool_pids()
+
+    worker.kill()
+
+    assert len(pool) == 2
+    assert not worker.running()
+    wait_until(lambda: all(dead(pid) for pid in pool), timeout=10, what="the pool's processes dying")
+
+
+def dead(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"  # a zombie: dead, its exit status not yet collected

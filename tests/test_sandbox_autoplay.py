@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.urls import reverse
 from django.utils import timezone
 
 from calls.models import Call
@@ -114,6 +115,19 @@ def test_a_call_placed_from_the_command_is_queued_too(task_queue: Any, django_ca
 
     [queued] = task_queue.take()
     assert queued.args == (Call.objects.get().pk, 0)
+
+
+def test_a_call_placed_from_the_admin_is_queued_too(
+    admin_client: Any, number: Any, task_queue: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    form = {"to_number": "+14155550192", "assistant": "", "welcome_message": "", "agenda": "", "variables": ""}
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(reverse("admin:calls_call_place_test_call", args=[number.pk]), form)
+
+    assert response.status_code == 302
+    [queued] = task_queue.take()
+    assert queued.args == (Call.objects.get(to_number="+14155550192").pk, 0)
 
 
 def test_with_autoplay_off_a_call_stays_queued(

@@ -66,6 +66,13 @@ class WorkerProcess:
         self.kill()
         return self.process.returncode
 
+    def pool_pids(self) -> list[int]:
+        """The prefork pool's processes (Linux). SIGKILL one to lose a worker mid-task: with acks_late and
+        reject_on_worker_lost its task goes back to the queue at once (killing the whole worker leaves it with Redis
+        until the visibility timeout, an hour)."""
+        children = Path(f"/proc/{self.pid}/task/{self.pid}/children")
+        return [int(pid) for pid in children.read_text().split()] if children.exists() else []
+
     def kill(self) -> None:
         """SIGKILL the worker and its pool processes at once, as a machine that dies would."""
         with contextlib.suppress(ProcessLookupError):
