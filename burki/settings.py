@@ -100,6 +100,11 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DATABASES["default"]["ATOMIC_REQUESTS"] = False  # providers must never be called inside a transaction
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The web server and the worker write at once (`make run`): a transaction that reads and then writes (a row
+    # lock, SELECT ... FOR UPDATE elsewhere) must take the write lock up front and wait for it, or SQLite refuses
+    # it at once ("database is locked").
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("transaction_mode", "IMMEDIATE")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Every password check (token endpoint, admin login) goes through here: failed ones are counted and, past the
@@ -159,7 +164,12 @@ WEBHOOK_MAX_AGE = env.int("WEBHOOK_MAX_AGE", default=300)
 TELEPHONY_BACKENDS: dict[str, dict[str, object]] = {
     "sandbox": {
         "BACKEND": "telephony.backends.sandbox.SandboxBackend",
-        "OPTIONS": {"REFUSE_PREFIXES": env.list("SANDBOX_REFUSE_PREFIXES", default=[])},
+        "OPTIONS": {
+            "REFUSE_PREFIXES": env.list("SANDBOX_REFUSE_PREFIXES", default=[]),
+            # A placed sandbox call plays its lifecycle by itself, through the worker, against PUBLIC_BASE_URL.
+            "AUTOPLAY": env.bool("SANDBOX_AUTOPLAY", default=True),
+            "CALL_SECONDS": env.int("SANDBOX_CALL_SECONDS", default=5),
+        },
     },
     "twilio": {
         "BACKEND": "telephony.backends.twilio.TwilioBackend",
@@ -181,22 +191,41 @@ TELEPHONY_BACKENDS: dict[str, dict[str, object]] = {
 
 # Background work (Celery). Unset, the broker is kombu's filesystem transport in a folder of the project, so one
 # machine runs the web server, a worker and beat with no server to install; production sets redis://… (or amqp://…).
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or "filesystem://localhost//"
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    _broker_folder = Path(env.str("CELERY_BROKER_FOLDER", default=str(BASE_DIR / ".broker")))
+    _broker_folder = Path(env.str("CELERY_BROKER_FOLDER", default="") or BASE_DIR / ".broker")
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_folder / "queue"),
         "data_folder_out": str(_broker_folder / "queue"),
         "processed_folder": str(_broker_folder / "processed"),
         "store_processed": False,
+        "control_folder": str(_broker_folder / "control"),  # kombu's default is relative to the working directory
+        "polling_interval": 0.2,  # seconds between looks into the folder (kombu's default, 1, delays every step)
     }
+    # kombu does not create them; every process (web, worker, beat, commands) may, and mkdir races harmlessly.
+    for _folder in ("queue", "processed", "control"):
+        (_broker_folder / _folder).mkdir(parents=True, exist_ok=True)
 # A task whose worker dies is run again (tasks are idempotent); one slow task does not hold others back.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+# Periodic work, sent by the one beat process (`celery -A burki beat`); each task is safe to run twice at once.
+# A message older than its interval is dropped unrun: the next one does the same work.
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "expire-stale-calls": {"task": "calls.expire_stale_calls", "schedule": 60.0, "options": {"expires": 60}},
+    "purge-idempotency-keys": {
+        "task": "burki.purge_idempotency_keys",
+        "schedule": 3600.0,
+        "options": {"expires": 3600},
+    },
+    "purge-expired-refresh-tokens": {
+        "task": "burki.purge_expired_refresh_tokens",
+        "schedule": 86400.0,
+        "options": {"expires": 3600},
+    },
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["burki.authentication.BearerAuthentication"],

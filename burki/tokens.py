@@ -12,6 +12,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from rest_framework_simplejwt import tokens
 from rest_framework_simplejwt.exceptions import TokenError
@@ -95,3 +96,9 @@ class RefreshToken(tokens.RefreshToken):
 def token_pair_for(user: AbstractBaseUser) -> dict[str, str]:
     refresh = RefreshToken.for_user(user)
     return {"refresh": str(refresh), "access": str(refresh.access_token)}
+
+
+def refresh_tokens_purge_expired() -> int:
+    """Deletes the records of expired refresh tokens (and their blacklist entries), as `flushexpiredtokens` does."""
+    deleted, _ = OutstandingToken.objects.filter(expires_at__lte=timezone.now()).delete()
+    return deleted
