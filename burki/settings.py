@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "burki",
     "telephony",
+    "webhooks",
     "assistants",
     "calls",
 ]
@@ -177,7 +178,20 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    # Queues webhook deliveries that are due and have no message on the broker (retries hours away, lost messages).
+    "webhooks-sweep": {"task": "webhooks.sweep", "schedule": env.float("WEBHOOK_SWEEP_INTERVAL", default=10.0)},
+}
+
+# Events to customers' servers (the webhooks app). Each attempt may take this many seconds in all.
+WEBHOOK_DELIVERY_TIMEOUT = env.float("WEBHOOK_DELIVERY_TIMEOUT", default=10.0)
+# Off, a destination that is or resolves to a loopback, private, link-local or otherwise internal address is refused
+# (an endpoint must never be a way into our own network). `make run` turns it on, for receivers on this machine.
+WEBHOOK_ALLOW_PRIVATE_DESTINATIONS = env.bool("WEBHOOK_ALLOW_PRIVATE_DESTINATIONS", default=False)
+# Call data (phone numbers among it) travels only encrypted, except in development.
+WEBHOOK_REQUIRE_HTTPS = env.bool("WEBHOOK_REQUIRE_HTTPS", default=not DEBUG)
+# An endpoint whose every attempt has failed for this many days is disabled, with the reason.
+WEBHOOK_DISABLE_AFTER_DAYS = env.int("WEBHOOK_DISABLE_AFTER_DAYS", default=5)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["burki.authentication.BearerAuthentication"],
