@@ -163,7 +163,7 @@ TELEPHONY_BACKENDS: dict[str, dict[str, object]] = {
 
 # Background work (Celery). Unset, the broker is kombu's filesystem transport in a folder of the project, so one
 # machine runs the web server, a worker and beat with no server to install; production sets redis://… (or amqp://…).
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://localhost//")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_folder = Path(env.str("CELERY_BROKER_FOLDER", default=str(BASE_DIR / ".broker")))
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -171,16 +171,33 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(_broker_folder / "queue"),
         "processed_folder": str(_broker_folder / "processed"),
         "store_processed": False,
+        "control_folder": str(_broker_folder / "control"),  # kombu's default is relative to the working directory
     }
+    # kombu does not create them; every process (web, worker, beat, commands) may, and mkdir races harmlessly.
+    for _folder in ("queue", "processed", "control"):
+        (_broker_folder / _folder).mkdir(parents=True, exist_ok=True)
 # A task whose worker dies is run again (tasks are idempotent); one slow task does not hold others back.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
+# Periodic work, sent by the one beat process (`celery -A burki beat`); each task is safe to run twice at once.
+# A message older than its interval is dropped unrun: the next one does the same work.
+WEBHOOK_SWEEP_INTERVAL = env.float("WEBHOOK_SWEEP_INTERVAL", default=10.0)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "expire-stale-calls": {"task": "calls.expire_stale_calls", "schedule": 60.0, "options": {"expires": 60}},
+    "purge-idempotency-keys": {
+        "task": "burki.purge_idempotency_keys",
+        "schedule": 3600.0,
+        "options": {"expires": 3600},
+    },
     # Queues webhook deliveries that are due and have no message on the broker (retries hours away, lost messages).
-    "webhooks-sweep": {"task": "webhooks.sweep", "schedule": env.float("WEBHOOK_SWEEP_INTERVAL", default=10.0)},
+    "webhooks-sweep": {
+        "task": "webhooks.sweep",
+        "schedule": WEBHOOK_SWEEP_INTERVAL,
+        "options": {"expires": WEBHOOK_SWEEP_INTERVAL},
+    },
 }
 
 # Events to customers' servers (the webhooks app). Each attempt may take this many seconds in all.
