@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import kombu.pools
 import pytest
 from django.db import connection
 
@@ -142,6 +143,9 @@ def _reset_producers() -> None:
         celery_app._pool.force_close_all()
         celery_app._pool = None
     celery_app.amqp._producer_pool = None
+    # kombu keeps producer pools per broker URL in a global registry: the next test on the same URL would otherwise
+    # get the pool closed above ("Acquire on closed pool").
+    kombu.pools.reset()
 
 
 @pytest.fixture
