@@ -7,12 +7,14 @@ allowed for it, as `make run` allows them. Signatures are checked with the publi
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
@@ -176,8 +178,6 @@ def test_during_a_rotation_both_secrets_verify_and_the_old_one_stops_after_24_ho
 def test_secrets_are_encrypted_at_rest(endpoint: tuple[WebhookEndpoint, str]) -> None:
     hook, secret = endpoint
     assert secret.startswith("whsec_")
-
-    from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT secrets FROM webhooks_webhookendpoint WHERE id = %s", [hook.pk])
@@ -599,3 +599,52 @@ def test_deliveries_run_through_the_celery_task(
 
     assert verify(secret, receiver.received("POST", HOOK)[0])["data"] == {"id": 3}
     assert Delivery.objects.get().state == "succeeded"
+
+
+# --- two workers at once (PostgreSQL: row locks) ----------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_finishing_one_event_and_another_claiming_the_next_never_deadlock(
+    organization: Any, endpoint: tuple[WebhookEndpoint, str], receiver: FakeProvider, monkeypatch: Any
+) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrency needs a database with row locks (run on PostgreSQL)")
+    with transaction.atomic():
+        first = emit(organization, subject="call:1", type="call.initiated")
+        second = emit(organization, subject="call:1", type="call.ended")
+    d1, d2 = (Delivery.objects.get(event=e).pk for e in (first, second))
+    holding, release = threading.Event(), threading.Event()
+    original = services._queue_successor
+
+    def queue_successor_slowly(*args: Any) -> None:
+        # Worker A has recorded the first event's success and holds its row lock, when worker B claims the second.
+        holding.set()
+        release.wait(5)
+        original(*args)
+
+    monkeypatch.setattr(services, "_queue_successor", queue_successor_slowly)
+    errors: list[BaseException] = []
+
+    def worker(delivery_id: int) -> None:
+        try:
+            delivery_attempt(delivery_id=delivery_id)
+        except BaseException as exc:  # a deadlock, above all
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    a = threading.Thread(target=worker, args=(d1,))
+    a.start()
+    assert holding.wait(5)
+    monkeypatch.setattr(services, "_queue_successor", original)  # B finishes normally
+    b = threading.Thread(target=worker, args=(d2,))
+    b.start()
+    time.sleep(0.5)  # B waits for A's lock on the first delivery
+    release.set()
+    a.join(10)
+    b.join(10)
+
+    assert errors == []
+    assert list(Delivery.objects.order_by("sequence").values_list("state", flat=True)) == ["succeeded", "succeeded"]
+    assert [json.loads(r.body)["sequence"] for r in receiver.received("POST", HOOK)] == [1, 2]

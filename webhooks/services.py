@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 from typing import Any, TypedDict, Unpack
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import Exists, Max, OuterRef, Q
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, F, Max, OuterRef, Q
 from django.utils import timezone
 
 from burki.errors import Conflict, InvalidInput
@@ -179,11 +179,22 @@ def _endpoint_disable(*, endpoint_id: int, reason: str, now: datetime) -> None:
         _deliveries_abandon(endpoint_id=endpoint_id, now=now)
 
 
-def _deliveries_abandon(*, endpoint_id: int, now: datetime) -> None:
-    # Its own transaction, holding no other lock: a worker waiting on one of these rows is never waited on in turn.
-    Delivery.objects.filter(endpoint_id=endpoint_id, state=Delivery.State.PENDING).update(
-        state=Delivery.State.ABANDONED, completed_at=now, next_attempt_at=None, queued_at=None, locked_until=None
+def _pending_unlocked(endpoint_id: int, **filters: Any) -> list[int]:
+    """The endpoint's pending deliveries that no worker holds right now, locked: never waiting on one, this can
+    never be part of a deadlock (a worker's claim of a held one finds the endpoint disabled, or its record does)."""
+    return list(
+        Delivery.objects.select_for_update(skip_locked=True)
+        .filter(endpoint_id=endpoint_id, state=Delivery.State.PENDING, **filters)
+        .order_by()
+        .values_list("pk", flat=True)
     )
+
+
+def _deliveries_abandon(*, endpoint_id: int, now: datetime) -> None:
+    with transaction.atomic():
+        Delivery.objects.filter(pk__in=_pending_unlocked(endpoint_id)).update(
+            state=Delivery.State.ABANDONED, completed_at=now, next_attempt_at=None, queued_at=None, locked_until=None
+        )
 
 
 # --- events ---------------------------------------------------------------------------------------------------------
@@ -262,7 +273,12 @@ def deliveries_queue(delivery_ids: Iterable[int], *, countdown: float = 0) -> No
 @dataclass(frozen=True)
 class _Claim:
     delivery_id: int
-    lease: datetime
+    lease: datetime  # the claim's own lease: the result is recorded only if the delivery still holds it
+    attempt_count: int  # counting this attempt
+    endpoint_id: int
+    subject: str
+    sequence: int
+    failing_since: datetime | None
     url: str
     secrets: list[str]
     message_id: str
@@ -314,34 +330,34 @@ def delivery_attempt(*, delivery_id: int) -> DeliveryAttempt | None:
     )
 
 
+def _due(next_attempt_at: datetime | None, locked_until: datetime | None, now: datetime) -> bool:
+    # A second of slack: a countdown message may run a moment before the time it was computed for.
+    on_time = next_attempt_at is not None and next_attempt_at <= now + timedelta(seconds=1)
+    return on_time and (locked_until is None or locked_until <= now)
+
+
+def _claimable(now: datetime) -> Q:
+    return Q(state=Delivery.State.PENDING, next_attempt_at__lte=now + timedelta(seconds=1)) & (
+        Q(locked_until__isnull=True) | Q(locked_until__lte=now)
+    )
+
+
 def _claim(delivery_id: int) -> _Claim | None:
     now = timezone.now()
+    # Read without a lock first: duplicate and early messages end here, and the order check needs the subject.
+    delivery = (
+        Delivery.objects.select_related("event", "endpoint")
+        .filter(pk=delivery_id, state=Delivery.State.PENDING)
+        .first()
+    )
+    if delivery is None or not _due(delivery.next_attempt_at, delivery.locked_until, now):
+        return None
+    endpoint = delivery.endpoint
     with transaction.atomic():
-        # Locks the delivery only (not its event or endpoint, which every delivery shares); another worker's claim
-        # of the same delivery skips it rather than waits.
-        delivery = (
-            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("event", "endpoint")
-            .filter(pk=delivery_id, state=Delivery.State.PENDING)
-            .first()
-        )
-        if (
-            delivery is None
-            or delivery.next_attempt_at is None
-            or delivery.next_attempt_at > now + timedelta(seconds=1)
-        ):
-            return None
-        if delivery.locked_until is not None and delivery.locked_until > now:
-            return None
-        endpoint = delivery.endpoint
-        if not endpoint.enabled:
-            # Disabling abandons what waits; this one was being claimed at that moment.
-            delivery.state, delivery.completed_at, delivery.next_attempt_at = Delivery.State.ABANDONED, now, None
-            delivery.save(update_fields=["state", "completed_at", "next_attempt_at"])
-            return None
         # In order: an earlier event of the same subject still pending for this endpoint goes first, and queues this
         # one when it is done. Locking those rows waits out a worker that is recording one as done right now, so its
-        # "queue the next one" and this check cannot both miss.
+        # "queue the next one" and this check cannot both miss. A worker waits only for earlier deliveries than the
+        # one it holds (and holds none while it waits here), so two workers never wait on each other.
         earlier = (
             Delivery.objects.select_for_update()
             .filter(
@@ -355,114 +371,137 @@ def _claim(delivery_id: int) -> _Claim | None:
         )
         if list(earlier):
             return None
-        delivery.locked_until = now + _lease()
-        delivery.attempt_count += 1
-        delivery.save(update_fields=["locked_until", "attempt_count"])
-        return _Claim(
-            delivery_id=delivery.pk,
-            lease=delivery.locked_until,
-            url=endpoint.url,
-            secrets=_signing_secrets(endpoint, now),
-            message_id=delivery.event.uid,
-            body=json.dumps(delivery.event.envelope(), separators=(",", ":"), ensure_ascii=False).encode(),
+        if not endpoint.enabled:
+            # Disabling abandons what waits; this one was being claimed at that moment.
+            Delivery.objects.filter(pk=delivery_id, state=Delivery.State.PENDING).update(
+                state=Delivery.State.ABANDONED, completed_at=now, next_attempt_at=None
+            )
+            return None
+        # The lease, if nobody took it meanwhile (a worker that did has committed before this re-reads the row).
+        lease = now + _lease()
+        claimed = Delivery.objects.filter(_claimable(now), pk=delivery_id).update(
+            locked_until=lease, attempt_count=F("attempt_count") + 1
         )
+        if not claimed:
+            return None
+    return _Claim(
+        delivery_id=delivery.pk,
+        lease=lease,
+        attempt_count=delivery.attempt_count + 1,
+        endpoint_id=endpoint.pk,
+        subject=delivery.subject,
+        sequence=delivery.sequence,
+        failing_since=endpoint.failing_since,
+        url=endpoint.url,
+        secrets=_signing_secrets(endpoint, now),
+        message_id=delivery.event.uid,
+        body=json.dumps(delivery.event.envelope(), separators=(",", ":"), ensure_ascii=False).encode(),
+    )
 
 
 def _record(claim: _Claim, attempt: DeliveryAttempt) -> DeliveryAttempt:
     now = timezone.now()
     follow_up: Callable[[], None] | None = None
-    with transaction.atomic():
-        delivery = (
-            Delivery.objects.select_for_update(of=("self",))
-            .select_related("endpoint")
-            .filter(pk=claim.delivery_id)
-            .first()
-        )
-        if delivery is None:  # its endpoint was deleted meanwhile
-            return attempt
-        attempt.save(force_insert=True)
-        if delivery.state != Delivery.State.PENDING or delivery.locked_until != claim.lease:
-            # Abandoned, or taken over after our lease ran out: the attempt is on record, the state is not ours.
-            return attempt
-        endpoint = delivery.endpoint
-        delivery.locked_until = None
-        if attempt.succeeded:
-            _finish(delivery, Delivery.State.SUCCEEDED, now)
-            recovered = WebhookEndpoint.objects.filter(pk=endpoint.pk, failing_since__isnull=False).update(
-                failing_since=None
+    state: str = Delivery.State.PENDING
+    next_attempt_at: datetime | None = None
+    countdown: timedelta | None = None
+    if attempt.succeeded:
+        state = Delivery.State.SUCCEEDED
+    elif attempt.status_code == 410 or claim.attempt_count >= MAX_ATTEMPTS:
+        state = Delivery.State.FAILED
+    else:
+        delay = timedelta(seconds=RETRY_DELAYS[claim.attempt_count - 1])
+        next_attempt_at = now + delay
+        # A short wait is a countdown message; a long one is left to the sweep (see COUNTDOWN_LIMIT).
+        countdown = delay if delay <= COUNTDOWN_LIMIT else None
+    over = state != Delivery.State.PENDING
+    try:
+        with transaction.atomic():
+            attempt.save(force_insert=True)
+            # Only while the lease is still ours: the delivery may have been abandoned, or taken over after the lease
+            # ran out. The attempt is on record either way. This also locks the row until the commit (see _claim).
+            ours = Delivery.objects.filter(
+                pk=claim.delivery_id, state=Delivery.State.PENDING, locked_until=claim.lease
+            ).update(
+                state=state,
+                locked_until=None,
+                next_attempt_at=next_attempt_at,
+                queued_at=now + countdown if countdown is not None else None,
+                completed_at=now if over else None,
             )
-            if recovered:
-                follow_up = lambda: _endpoint_recovered(endpoint_id=endpoint.pk)  # noqa: E731
-        elif attempt.status_code == 410:
-            _finish(delivery, Delivery.State.FAILED, now)
-            reason = f"The endpoint answered 410 Gone on {now:%Y-%m-%d %H:%M} UTC."
-            follow_up = lambda: _endpoint_disable(endpoint_id=endpoint.pk, reason=reason, now=now)  # noqa: E731
-        else:
-            if delivery.attempt_count >= MAX_ATTEMPTS:
-                _finish(delivery, Delivery.State.FAILED, now)
-            else:
-                _schedule_retry(delivery, now)
-            failing_since = endpoint.failing_since
-            if failing_since is None:
-                WebhookEndpoint.objects.filter(pk=endpoint.pk, failing_since__isnull=True).update(failing_since=now)
-            elif now - failing_since >= timedelta(days=settings.WEBHOOK_DISABLE_AFTER_DAYS):
-                reason = (
-                    f"Every attempt has failed since {failing_since:%Y-%m-%d %H:%M} UTC "
-                    f"({(now - failing_since).days} days); the last: {_describe(attempt)}"
-                )
-                follow_up = lambda: _endpoint_disable(endpoint_id=endpoint.pk, reason=reason, now=now)  # noqa: E731
-        delivery.save(update_fields=["state", "locked_until", "next_attempt_at", "queued_at", "completed_at"])
+            if not ours:
+                return attempt
+            if over:
+                _queue_successor(claim, now)
+            elif countdown is not None:
+                _queue_on_commit([claim.delivery_id], countdown=countdown.total_seconds())
+            follow_up = _endpoint_follow_up(claim, attempt, now)
+    except IntegrityError:  # the endpoint, and so the delivery, was deleted meanwhile
+        return attempt
     if follow_up is not None:
         # After the commit, in a transaction of its own: it touches many deliveries, and must not hold this one's lock
-        # while it waits for theirs.
+        # meanwhile.
         with transaction.atomic():
             follow_up()
     return attempt
+
+
+def _endpoint_follow_up(claim: _Claim, attempt: DeliveryAttempt, now: datetime) -> Callable[[], None] | None:
+    """The endpoint's health after this attempt: its failure clock, and what to do after the commit, if anything."""
+    endpoint_id = claim.endpoint_id
+    if attempt.succeeded:
+        if claim.failing_since is not None and WebhookEndpoint.objects.filter(
+            pk=endpoint_id, failing_since__isnull=False
+        ).update(failing_since=None):
+            return lambda: _endpoint_recovered(endpoint_id=endpoint_id)
+        return None
+    if attempt.status_code == 410:
+        reason = f"The endpoint answered 410 Gone on {now:%Y-%m-%d %H:%M} UTC."
+        return lambda: _endpoint_disable(endpoint_id=endpoint_id, reason=reason, now=now)
+    failing_since = claim.failing_since
+    if failing_since is None:
+        WebhookEndpoint.objects.filter(pk=endpoint_id, failing_since__isnull=True).update(failing_since=now)
+    elif now - failing_since >= timedelta(days=settings.WEBHOOK_DISABLE_AFTER_DAYS):
+        reason = (
+            f"Every attempt has failed since {failing_since:%Y-%m-%d %H:%M} UTC "
+            f"({(now - failing_since).days} days); the last: {_describe(attempt)}"
+        )
+        return lambda: _endpoint_disable(endpoint_id=endpoint_id, reason=reason, now=now)
+    return None
 
 
 def _describe(attempt: DeliveryAttempt) -> str:
     return f"HTTP {attempt.status_code}" if attempt.status_code is not None else attempt.error or "no response"
 
 
-def _finish(delivery: Delivery, state: str, now: datetime) -> None:
-    """Over (either way): the next pending delivery of the same subject and endpoint may go now."""
-    delivery.state = state
-    delivery.completed_at = now
-    delivery.next_attempt_at = None
-    delivery.queued_at = None
+def _queue_successor(claim: _Claim, now: datetime) -> None:
+    """This delivery is over (either way): the next pending one of its subject and endpoint may go now.
+
+    Queued without touching its row: this transaction holds this delivery's lock and waits on no other row. (Its
+    queued_at stays as it was: should that be old, the sweep may queue it once more, which does no harm.)
+    """
     successor = (
         Delivery.objects.filter(
-            endpoint_id=delivery.endpoint_id,
-            subject=delivery.subject,
+            endpoint_id=claim.endpoint_id,
+            subject=claim.subject,
             state=Delivery.State.PENDING,
-            sequence__gte=delivery.sequence,
+            sequence__gte=claim.sequence,
         )
-        .exclude(pk=delivery.pk)
+        .exclude(pk=claim.delivery_id)
         .order_by("sequence", "pk")
         .values_list("pk", "next_attempt_at")
         .first()
     )
     if successor is not None and successor[1] is not None and successor[1] <= now:
-        Delivery.objects.filter(pk=successor[0]).update(queued_at=now)
         _queue_on_commit([successor[0]])
-
-
-def _schedule_retry(delivery: Delivery, now: datetime) -> None:
-    delay = timedelta(seconds=RETRY_DELAYS[delivery.attempt_count - 1])
-    delivery.next_attempt_at = now + delay
-    if delay <= COUNTDOWN_LIMIT:
-        delivery.queued_at = delivery.next_attempt_at
-        _queue_on_commit([delivery.pk], countdown=delay.total_seconds())
-    else:
-        delivery.queued_at = None
 
 
 def _endpoint_recovered(*, endpoint_id: int) -> None:
     """The endpoint answers again: what waits on a backoff for it is due now, rather than in up to ten hours."""
     now = timezone.now()
-    brought_forward = Delivery.objects.filter(
-        endpoint_id=endpoint_id, state=Delivery.State.PENDING, next_attempt_at__gt=now
-    ).update(next_attempt_at=now, queued_at=None)
+    brought_forward = Delivery.objects.filter(pk__in=_pending_unlocked(endpoint_id, next_attempt_at__gt=now)).update(
+        next_attempt_at=now, queued_at=None
+    )
     if brought_forward:
         transaction.on_commit(_sweep_soon, robust=True)
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.db import DatabaseError
 
 from webhooks import services
 
 
-@shared_task(name="webhooks.deliver", ignore_result=True)
+# A database that blinks is tried again shortly; whatever else fails, the sweep finds the delivery again.
+@shared_task(
+    name="webhooks.deliver", ignore_result=True, autoretry_for=(DatabaseError,), retry_backoff=1, max_retries=3
+)
 def webhook_deliver(delivery_id: int) -> None:
     """Attempt one delivery if it is still due (a duplicate or late message does nothing)."""
     services.delivery_attempt(delivery_id=delivery_id)
