@@ -7,10 +7,15 @@ allowed for it, as `make run` allows them. Signatures are checked with the publi
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -648,3 +653,36 @@ def test_a_worker_finishing_one_event_and_another_claiming_the_next_never_deadlo
     assert errors == []
     assert list(Delivery.objects.order_by("sequence").values_list("state", flat=True)) == ["succeeded", "succeeded"]
     assert [json.loads(r.body)["sequence"] for r in receiver.received("POST", HOOK)] == [1, 2]
+
+
+def test_the_readme_receiver_verifies_real_deliveries(organization: Any, tmp_path: Any, queued: list[Any]) -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    snippet = readme.split("# receiver.py:", 1)[1].split("```", 1)[0]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    script = tmp_path / "receiver.py"
+    script.write_text("# receiver.py:" + snippet.replace("9000", str(port)))
+    _, secret = webhook_endpoint_create(organization=organization, url=f"http://127.0.0.1:{port}/")
+    env = {**os.environ, "WEBHOOK_SECRET": secret, "PYTHONUNBUFFERED": "1"}
+    receiver = subprocess.Popen(  # noqa: S603 (our interpreter, the README's code)
+        [sys.executable, str(script)], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    try:
+        emit(organization, subject="call:7", id=7, status="completed")
+        for _ in range(50):  # until it listens
+            if (attempt := deliver_all()) and attempt[0].status_code == 204:
+                break
+            Delivery.objects.update(next_attempt_at=timezone.now())
+            time.sleep(0.1)
+        webhook_endpoint_rotate_secret(endpoint=WebhookEndpoint.objects.get())  # both signatures: still verifies
+        emit(organization, subject="call:7", type="call.ended", id=7, status="completed")
+        deliver_all()
+        Delivery.objects.update(state="pending", next_attempt_at=timezone.now())  # the same events again
+        deliver_all()
+    finally:
+        receiver.terminate()
+        output, _ = receiver.communicate(timeout=10)
+
+    assert set(Delivery.objects.values_list("attempts__status_code", flat=True)) >= {204}
+    assert output.splitlines() == ["1 call.ended call 7 completed", "2 call.ended call 7 completed"]
