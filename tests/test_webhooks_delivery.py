@@ -610,48 +610,54 @@ def test_deliveries_run_through_the_celery_task(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_worker_finishing_one_event_and_another_claiming_the_next_never_deadlock(
-    organization: Any, endpoint: tuple[WebhookEndpoint, str], receiver: FakeProvider, monkeypatch: Any
+def test_the_next_event_checked_while_the_one_before_is_being_recorded_is_queued_by_it(
+    organization: Any, endpoint: tuple[WebhookEndpoint, str], receiver: FakeProvider, monkeypatch: Any, queued: Any
 ) -> None:
+    # Two workers: A records the first event's success; B, at that very moment, finds the first still pending and
+    # leaves the second. Nobody may be left waiting for the sweep (a lost wake-up), and nobody may deadlock.
     if connection.vendor != "postgresql":
         pytest.skip("concurrency needs a database with row locks (run on PostgreSQL)")
     with transaction.atomic():
         first = emit(organization, subject="call:1", type="call.initiated")
-        second = emit(organization, subject="call:1", type="call.ended")
-    d1, d2 = (Delivery.objects.get(event=e).pk for e in (first, second))
-    holding, release = threading.Event(), threading.Event()
-    original = services._queue_successor
+    d1 = Delivery.objects.get(event=first).pk
+    recording, release = threading.Event(), threading.Event()
+    original = services._endpoint_follow_up
 
-    def queue_successor_slowly(*args: Any) -> None:
-        # Worker A has recorded the first event's success and holds its row lock, when worker B claims the second.
-        holding.set()
+    def follow_up_slowly(*args: Any) -> Any:
+        recording.set()  # inside A's transaction, after its UPDATE: not committed yet
         release.wait(5)
-        original(*args)
+        return original(*args)
 
-    monkeypatch.setattr(services, "_queue_successor", queue_successor_slowly)
-    errors: list[BaseException] = []
+    monkeypatch.setattr(services, "_endpoint_follow_up", follow_up_slowly)
+    outcomes: dict[str, Any] = {}
 
-    def worker(delivery_id: int) -> None:
+    def worker(name: str, delivery_id: int) -> None:
         try:
-            delivery_attempt(delivery_id=delivery_id)
-        except BaseException as exc:  # a deadlock, above all
-            errors.append(exc)
+            outcomes[name] = delivery_attempt(delivery_id=delivery_id)
+        except BaseException as exc:
+            outcomes[name] = exc
         finally:
             connection.close()
 
-    a = threading.Thread(target=worker, args=(d1,))
+    a = threading.Thread(target=worker, args=("A", d1))
     a.start()
-    assert holding.wait(5)
-    monkeypatch.setattr(services, "_queue_successor", original)  # B finishes normally
-    b = threading.Thread(target=worker, args=(d2,))
+    assert recording.wait(5)
+    # The call's next event is committed only now, after A (inside its transaction) could have looked for it.
+    with transaction.atomic():
+        second = emit(organization, subject="call:1", type="call.ended")
+    d2 = Delivery.objects.get(event=second).pk
+    queued.clear()
+    b = threading.Thread(target=worker, args=("B", d2))
     b.start()
-    time.sleep(0.5)  # B waits for A's lock on the first delivery
+    b.join(5)
     release.set()
     a.join(10)
-    b.join(10)
 
-    assert errors == []
-    assert list(Delivery.objects.order_by("sequence").values_list("state", flat=True)) == ["succeeded", "succeeded"]
+    assert outcomes["B"] is None  # the first was still pending when B looked
+    assert isinstance(outcomes["A"], DeliveryAttempt)
+    assert queued == [(d2, 0)]  # A, once committed, queued the second
+    monkeypatch.setattr(services, "_endpoint_follow_up", original)
+    assert delivery_attempt(delivery_id=d2) is not None
     assert [json.loads(r.body)["sequence"] for r in receiver.received("POST", HOOK)] == [1, 2]
 
 

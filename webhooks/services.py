@@ -343,47 +343,40 @@ def _claimable(now: datetime) -> Q:
 
 
 def _claim(delivery_id: int) -> _Claim | None:
+    """A lease on the delivery for this attempt, or None when it is not due, leased, or not first in its line.
+
+    In order: an earlier event of the same subject still pending for this endpoint goes first, and queues this one
+    once it is over (see _record: it looks for this one after its own commit, so whichever of the two reads last sees
+    the other's change). No row is locked but this one, for one statement: two workers never wait on each other.
+    """
     now = timezone.now()
-    # Read without a lock first: duplicate and early messages end here, and the order check needs the subject.
+    earlier = Delivery.objects.filter(
+        endpoint_id=OuterRef("endpoint_id"),
+        subject=OuterRef("subject"),
+        state=Delivery.State.PENDING,
+        sequence__lt=OuterRef("sequence"),
+    )
     delivery = (
         Delivery.objects.select_related("event", "endpoint")
+        .annotate(waits=Exists(earlier))
         .filter(pk=delivery_id, state=Delivery.State.PENDING)
         .first()
     )
-    if delivery is None or not _due(delivery.next_attempt_at, delivery.locked_until, now):
+    if delivery is None or delivery.waits or not _due(delivery.next_attempt_at, delivery.locked_until, now):
         return None
     endpoint = delivery.endpoint
-    with transaction.atomic():
-        # In order: an earlier event of the same subject still pending for this endpoint goes first, and queues this
-        # one when it is done. Locking those rows waits out a worker that is recording one as done right now, so its
-        # "queue the next one" and this check cannot both miss. A worker waits only for earlier deliveries than the
-        # one it holds (and holds none while it waits here), so two workers never wait on each other.
-        earlier = (
-            Delivery.objects.select_for_update()
-            .filter(
-                endpoint_id=endpoint.pk,
-                subject=delivery.subject,
-                state=Delivery.State.PENDING,
-                sequence__lt=delivery.sequence,
-            )
-            .order_by()
-            .values_list("pk", flat=True)[:1]
+    if not endpoint.enabled:
+        # Disabling abandons what waits; this one was being claimed at that moment.
+        Delivery.objects.filter(pk=delivery_id, state=Delivery.State.PENDING).update(
+            state=Delivery.State.ABANDONED, completed_at=now, next_attempt_at=None
         )
-        if list(earlier):
-            return None
-        if not endpoint.enabled:
-            # Disabling abandons what waits; this one was being claimed at that moment.
-            Delivery.objects.filter(pk=delivery_id, state=Delivery.State.PENDING).update(
-                state=Delivery.State.ABANDONED, completed_at=now, next_attempt_at=None
-            )
-            return None
-        # The lease, if nobody took it meanwhile (a worker that did has committed before this re-reads the row).
-        lease = now + _lease()
-        claimed = Delivery.objects.filter(_claimable(now), pk=delivery_id).update(
-            locked_until=lease, attempt_count=F("attempt_count") + 1
-        )
-        if not claimed:
-            return None
+        return None
+    # The lease, unless another worker took it meanwhile (this UPDATE then waits for that one's, and matches nothing).
+    lease = now + _lease()
+    if not Delivery.objects.filter(_claimable(now), pk=delivery_id).update(
+        locked_until=lease, attempt_count=F("attempt_count") + 1
+    ):
+        return None
     return _Claim(
         delivery_id=delivery.pk,
         lease=lease,
@@ -419,7 +412,7 @@ def _record(claim: _Claim, attempt: DeliveryAttempt) -> DeliveryAttempt:
         with transaction.atomic():
             attempt.save(force_insert=True)
             # Only while the lease is still ours: the delivery may have been abandoned, or taken over after the lease
-            # ran out. The attempt is on record either way. This also locks the row until the commit (see _claim).
+            # ran out. The attempt is on record either way.
             ours = Delivery.objects.filter(
                 pk=claim.delivery_id, state=Delivery.State.PENDING, locked_until=claim.lease
             ).update(
@@ -431,13 +424,13 @@ def _record(claim: _Claim, attempt: DeliveryAttempt) -> DeliveryAttempt:
             )
             if not ours:
                 return attempt
-            if over:
-                _queue_successor(claim, now)
-            elif countdown is not None:
+            if countdown is not None:
                 _queue_on_commit([claim.delivery_id], countdown=countdown.total_seconds())
             follow_up = _endpoint_follow_up(claim, attempt, now)
     except IntegrityError:  # the endpoint, and so the delivery, was deleted meanwhile
         return attempt
+    if over:
+        _queue_successor(claim)
     if follow_up is not None:
         # After the commit, in a transaction of its own: it touches many deliveries, and must not hold this one's lock
         # meanwhile.
@@ -474,11 +467,12 @@ def _describe(attempt: DeliveryAttempt) -> str:
     return f"HTTP {attempt.status_code}" if attempt.status_code is not None else attempt.error or "no response"
 
 
-def _queue_successor(claim: _Claim, now: datetime) -> None:
-    """This delivery is over (either way): the next pending one of its subject and endpoint may go now.
+def _queue_successor(claim: _Claim) -> None:
+    """This delivery is over (either way), and committed: the next pending one of its subject and endpoint may go.
 
-    Queued without touching its row: this transaction holds this delivery's lock and waits on no other row. (Its
-    queued_at stays as it was: should that be old, the sweep may queue it once more, which does no harm.)
+    Read after the commit, never before: the next one's own check (see _claim) may have seen this one still pending
+    just before, and then this read sees it; if this read misses it, it was not committed yet, and its own check,
+    which runs after that, sees this one over.
     """
     successor = (
         Delivery.objects.filter(
@@ -492,8 +486,9 @@ def _queue_successor(claim: _Claim, now: datetime) -> None:
         .values_list("pk", "next_attempt_at")
         .first()
     )
-    if successor is not None and successor[1] is not None and successor[1] <= now:
-        _queue_on_commit([successor[0]])
+    # Due by now (not by the time this attempt began: it may have been emitted while this one was out).
+    if successor is not None and successor[1] is not None and successor[1] <= timezone.now() + timedelta(seconds=1):
+        deliveries_queue([successor[0]])
 
 
 def _endpoint_recovered(*, endpoint_id: int) -> None:
