@@ -98,6 +98,11 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DATABASES["default"]["ATOMIC_REQUESTS"] = False  # providers must never be called inside a transaction
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The web server and the worker write at once (`make run`): a transaction that reads and then writes (a row
+    # lock, SELECT ... FOR UPDATE elsewhere) must take the write lock up front and wait for it, or SQLite refuses
+    # it at once ("database is locked").
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("transaction_mode", "IMMEDIATE")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -145,7 +150,12 @@ WEBHOOK_MAX_AGE = env.int("WEBHOOK_MAX_AGE", default=300)
 TELEPHONY_BACKENDS: dict[str, dict[str, object]] = {
     "sandbox": {
         "BACKEND": "telephony.backends.sandbox.SandboxBackend",
-        "OPTIONS": {"REFUSE_PREFIXES": env.list("SANDBOX_REFUSE_PREFIXES", default=[])},
+        "OPTIONS": {
+            "REFUSE_PREFIXES": env.list("SANDBOX_REFUSE_PREFIXES", default=[]),
+            # A placed sandbox call plays its lifecycle by itself, through the worker, against PUBLIC_BASE_URL.
+            "AUTOPLAY": env.bool("SANDBOX_AUTOPLAY", default=True),
+            "CALL_SECONDS": env.int("SANDBOX_CALL_SECONDS", default=5),
+        },
     },
     "twilio": {
         "BACKEND": "telephony.backends.twilio.TwilioBackend",
@@ -163,9 +173,9 @@ TELEPHONY_BACKENDS: dict[str, dict[str, object]] = {
 
 # Background work (Celery). Unset, the broker is kombu's filesystem transport in a folder of the project, so one
 # machine runs the web server, a worker and beat with no server to install; production sets redis://… (or amqp://…).
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://localhost//")
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or "filesystem://localhost//"
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    _broker_folder = Path(env.str("CELERY_BROKER_FOLDER", default=str(BASE_DIR / ".broker")))
+    _broker_folder = Path(env.str("CELERY_BROKER_FOLDER", default="") or BASE_DIR / ".broker")
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_folder / "queue"),
         "data_folder_out": str(_broker_folder / "queue"),

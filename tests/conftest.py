@@ -8,6 +8,7 @@ from rest_framework.test import APIClient
 
 from telephony.backends import sandbox
 from tests.factories import ApiKeyFactory, OrganizationFactory, PhoneNumberFactory
+from tests.fakes.broker import task_queue  # noqa: F401  (the tasks a test published: see its module)
 from tests.fakes.worker import celery_worker_process  # noqa: F401  (a real Celery worker: see its module)
 
 

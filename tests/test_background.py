@@ -150,3 +150,11 @@ def test_with_no_broker_configured_a_worker_receives_tasks_through_a_folder(
     assert "Connected to filesystem://" in worker.log()
     assert {"control", "processed", "queue"} <= {path.name for path in tmp_path.iterdir()}
     assert list((tmp_path / "queue").iterdir()) == []
+
+
+def test_on_sqlite_a_transaction_takes_the_write_lock_up_front() -> None:
+    # `make run` writes from the web server and the worker at once: a transaction that reads, then writes, must wait
+    # for the lock rather than fail with "database is locked" (a 503) when it tries to upgrade.
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite only")
+    assert connection.settings_dict["OPTIONS"]["transaction_mode"] == "IMMEDIATE"

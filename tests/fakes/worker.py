@@ -137,11 +137,10 @@ def _redis_ready(url: str) -> None:
 
 
 def _reset_producers() -> None:
-    # Connections (and the producer pool) are bound to the URL they were opened with: drop them, so that the next
-    # publish opens a connection to the broker configured now.
-    if celery_app._pool is not None:
-        celery_app._pool.force_close_all()
-        celery_app._pool = None
+    # Connections (and the producer pools, kept by kombu per broker) are bound to the URL they were opened with:
+    # close and forget them all, so that the next publish opens a connection to the broker configured now.
+    kombu.pools.reset()
+    celery_app._pool = None
     celery_app.amqp._producer_pool = None
     # kombu keeps producer pools per broker URL in a global registry: the next test on the same URL would otherwise
     # get the pool closed above ("Acquire on closed pool").

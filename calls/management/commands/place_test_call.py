@@ -44,8 +44,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--simulate",
             action="store_true",
-            help="Sandbox only: play the call's lifecycle (initiated, ringing, answered, completed) against this "
-            "server's webhooks at PUBLIC_BASE_URL, with real signed requests. The server must be running.",
+            help="Sandbox only: play the call's lifecycle (initiated, ringing, answered, completed, or its magic "
+            "number's outcome) at once, from this command, against the server's webhooks at PUBLIC_BASE_URL, with "
+            "real signed requests. The server must be running. Without it, a worker plays it in a few seconds.",
         )
         parser.add_argument("--json", action="store_true", help="Print one JSON object and nothing else.")
 
@@ -70,6 +71,7 @@ class Command(BaseCommand):
                 welcome_message=options["welcome"],
                 agenda=options["agenda"],
                 variables=variables,
+                sandbox_autoplay=not options["simulate"],  # played here instead, so no worker plays it too
             )
         except ServiceError as exc:
             raise CommandError(_refusal(exc)) from exc
