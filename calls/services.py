@@ -359,7 +359,12 @@ def _dial(call: Call, *, account: ProviderAccount, time_limit: int) -> None:
         call.call_sid = None
         call.status = CallStatus.UNKNOWN
         call.error_message = f"The provider returned call id {result.call_sid}, already recorded for another call."
-        call.save(update_fields=["status", "error_message", "updated_at"])
+        # Like the update above, `unknown` only over `queued`: status never moves back.
+        Call.objects.filter(pk=call.pk).update(
+            status=Case(When(status=CallStatus.QUEUED, then=Value(CallStatus.UNKNOWN)), default=F("status")),
+            error_message=call.error_message,
+            updated_at=timezone.now(),
+        )
         logger.error("call %s: %s returned a duplicate call id", call.pk, call.provider)
         raise BadGateway(call.error_message, extra={"call_id": call.pk, "status": call.status}) from None
     logger.info(

@@ -6,6 +6,7 @@ allowed for it, as `make run` allows them. Signatures are checked with the publi
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import socket
@@ -692,3 +693,29 @@ def test_the_readme_receiver_verifies_real_deliveries(organization: Any, tmp_pat
 
     assert set(Delivery.objects.values_list("attempts__status_code", flat=True)) >= {204}
     assert output.splitlines() == ["1 call.ended call 7 completed", "2 call.ended call 7 completed"]
+
+
+# --- where it sits ----------------------------------------------------------------------------------------------
+
+
+def test_the_webhooks_app_imports_no_app_of_ours_but_burki() -> None:
+    app = Path(__file__).resolve().parents[1] / "webhooks"
+    imported = set()
+    for path in app.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module.split(".")[0])
+            elif isinstance(node, ast.Import):
+                imported.update(alias.name.split(".")[0] for alias in node.names)
+
+    assert imported.isdisjoint({"calls", "assistants", "telephony", "campaigns"}), imported
+
+
+def test_beat_sweeps_for_due_deliveries_every_few_seconds() -> None:
+    from django.conf import settings as django_settings
+
+    [entry] = [e for e in django_settings.CELERY_BEAT_SCHEDULE.values() if e["task"] == "webhooks.sweep"]
+
+    assert entry["schedule"] == django_settings.WEBHOOK_SWEEP_INTERVAL == 10
+    celery_app.loader.import_default_modules()  # what a worker does at start
+    assert "webhooks.sweep" in celery_app.tasks
