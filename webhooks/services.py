@@ -180,8 +180,11 @@ def _endpoint_disable(*, endpoint_id: int, reason: str, now: datetime) -> None:
 
 
 def _pending_unlocked(endpoint_id: int, **filters: Any) -> list[int]:
-    """The endpoint's pending deliveries that no worker holds right now, locked: never waiting on one, this can
-    never be part of a deadlock (a worker's claim of a held one finds the endpoint disabled, or its record does)."""
+    """Locks the endpoint's pending deliveries that nobody holds right now, and returns their ids.
+
+    Skipping held rows rather than waiting for them keeps these bulk updates out of any deadlock; a delivery held at
+    that moment is being attempted or recorded, and its next claim sees the endpoint as it is now.
+    """
     return list(
         Delivery.objects.select_for_update(skip_locked=True)
         .filter(endpoint_id=endpoint_id, state=Delivery.State.PENDING, **filters)
