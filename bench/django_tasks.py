@@ -7,6 +7,8 @@
   transaction, so the counts are what production runs (no SAVEPOINTs added).
 - stages: where an initiate's time goes, stage by stage, timed in process (its own organization and number).
 - stats: what the database holds after the run.
+- webhook: a webhook endpoint of the bench organization (phase D's receiver); prints its secret.
+- webhook_stats: the events and deliveries the database holds (phase D).
 
 Every task prints one JSON document on stdout.
 """
@@ -419,6 +421,27 @@ def stats() -> dict[str, Any]:
     }
 
 
+def webhook(url: str) -> dict[str, Any]:
+    from burki.models import Organization
+    from webhooks.services import webhook_endpoint_create
+
+    endpoint, secret = webhook_endpoint_create(organization=Organization.objects.get(slug="bench"), url=url)
+    return {"endpoint_id": endpoint.pk, "secret": secret}
+
+
+def webhook_stats() -> dict[str, Any]:
+    from django.db.models import Count
+
+    from webhooks.models import Delivery, DeliveryAttempt, Event
+
+    return {
+        "events": Event.objects.count(),
+        "deliveries": dict(Delivery.objects.values_list("state").annotate(n=Count("id")).order_by()),
+        "attempts": DeliveryAttempt.objects.count(),
+        "failed_attempts": DeliveryAttempt.objects.exclude(status_code__gte=200, status_code__lt=300).count(),
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="task", required=True)
@@ -435,6 +458,9 @@ def main(argv: list[str] | None = None) -> None:
     stages.add_argument("--host", required=True, help="host:port of PUBLIC_BASE_URL")
     stages.add_argument("--rounds", type=int, default=300)
     sub.add_parser("stats")
+    hook = sub.add_parser("webhook")
+    hook.add_argument("--url", required=True)
+    sub.add_parser("webhook_stats")
     args = parser.parse_args(argv)
     _setup()
     if args.task == "seed":
@@ -445,6 +471,10 @@ def main(argv: list[str] | None = None) -> None:
         result = count_queries(api_key=args.api_key, host=args.host, provider=args.provider, rounds=args.rounds)
     elif args.task == "stages":
         result = profile_stages(host=args.host, rounds=args.rounds)
+    elif args.task == "webhook":
+        result = webhook(args.url)
+    elif args.task == "webhook_stats":
+        result = webhook_stats()
     else:
         result = stats()
     json.dump(result, sys.stdout)

@@ -3,6 +3,8 @@
   A  POST /calls/initiate with an API key: Burki under gunicorn on PostgreSQL, dialling a fake Twilio.
   B  the bare twilio SDK, Client(...).calls.create(...), against the same fake Twilio: the floor.
   C  the provider webhooks: the answer webhook and the status callbacks, signed like the provider signs them.
+  D  call events to a customer's webhook receiver through 2 Celery workers and Redis (bench/events.py): time from
+     the status callback to the receiver's receipt, deliveries per second in a burst, and a 30 s receiver outage.
 
 Each at 1 (sequential, latency) and at 8 and 32 concurrent clients (throughput), every phase bounded in requests
 and in seconds. Then SQL queries per initiate and per webhook (in-process, CaptureQueriesContext), where an
@@ -34,6 +36,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from bench import events as ev
 from bench import webhook_requests as wr
 from bench.django_tasks import INITIATE_BODY, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN
 from bench.loadgen import HttpSession, PhaseResult, run_phase
@@ -45,10 +48,14 @@ BARE_ACCOUNT_SID = "AC" + "c0" * 16
 WARMUP = 40  # requests (calls, for status callbacks) at 8 clients before each target's phases, not reported
 TARGETS = {
     "initiate_overhead_p50_ms": ("<", 5.0),
-    "sql_per_initiate": ("<=", 8),
-    "sql_per_webhook": ("<=", 4),
+    "sql_per_initiate": ("<=", 9),
+    "sql_per_webhook": ("<=", 5),
     "initiate_rps_32": (">=", 100.0),
     "errors": ("==", 0),
+    "events_p50_ms": ("<", 200.0),
+    "events_lost": ("==", 0),
+    "events_out_of_order": ("==", 0),
+    "outage_lost": ("==", 0),
 }
 
 
@@ -313,7 +320,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--settings", default="burki.settings", help="DJANGO_SETTINGS_MODULE of the server (to compare a variant)"
     )
-    parser.add_argument("--time-limit", type=int, default=180, help="abort the whole run after this many seconds")
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15"),
+        help="phase D's Celery broker: a Redis database of its own, flushed first (default %(default)s)",
+    )
+    parser.add_argument("--event-calls", type=int, default=100, help="phase D: calls driven one by one (latency)")
+    parser.add_argument("--burst-calls", type=int, default=300, help="phase D: calls driven by 32 clients (throughput)")
+    parser.add_argument("--outage-seconds", type=float, default=30.0, help="phase D: how long the receiver is down")
+    parser.add_argument("--time-limit", type=int, default=330, help="abort the whole run after this many seconds")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed (errors always do)")
     parser.add_argument("--output", type=Path, default=RESULTS / "latest.json")
     args = parser.parse_args(argv)
@@ -360,8 +375,20 @@ def main(argv: list[str] | None = None) -> int:
             "BURKI_MAX_CONCURRENT_CALLS": "1000000",
             "LOG_LEVEL": "INFO",
             "PYTHONDONTWRITEBYTECODE": "1",
+            # Phase D: the web server queues deliveries on Redis; the receiver listens on 127.0.0.1 over plain HTTP.
+            "CELERY_BROKER_URL": args.redis_url,
+            "WEBHOOK_ALLOW_PRIVATE_DESTINATIONS": "1",
+            "WEBHOOK_REQUIRE_HTTPS": "0",
         }
     )
+    import redis
+
+    try:
+        redis.Redis.from_url(args.redis_url, socket_connect_timeout=3).flushdb()
+    except redis.RedisError as exc:
+        raise SystemExit(
+            f"phase D needs Redis at {args.redis_url} ({exc}); set --redis-url / BENCH_REDIS_URL"
+        ) from None
 
     database_name = urlsplit(args.database_url).path.lstrip("/")
     log(f"fresh database {database_name}, migrating")
@@ -532,6 +559,29 @@ def main(argv: list[str] | None = None) -> int:
             log("where an initiate's time goes (in-process pass, stage by stage)")
             stages = django_task(env, "stages", "--host", f"127.0.0.1:{burki_port}", "--rounds", str(args.sequential))
 
+            # D: call events to a customer's receiver, through real workers. Last: until now the organization had no
+            # webhook endpoint, so A and C measured what every organization without one pays.
+            def make_event_calls(n: int) -> list[wr.WebhookCall]:
+                made = django_task(env, "calls", "--provider", provider, "--count", str(n))
+                return [wr.WebhookCall(**c) for c in made["calls"]]
+
+            events = ev.events_phase(
+                ev.EventsRun(
+                    env=env,
+                    root=ROOT,
+                    results=RESULTS,
+                    tmp=tmp,
+                    make_calls=make_event_calls,
+                    build=lambda call, index: status_build(call, index)(),
+                    make_session=burki_session,
+                    django_task=django_task,
+                    log=log,
+                    latency_calls=args.event_calls,
+                    burst_calls=args.burst_calls,
+                    outage_seconds=args.outage_seconds,
+                )
+            )
+
     # --- report ---
     by = {(r.name[0], r.concurrency): r for r in results}
     errors = sum(r.errors for r in [*results, *warmups])
@@ -558,6 +608,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     peak_rss = {str(pid): round(m.get("VmHWM", 0) / 1024, 1) for pid, m in memory.items()}
     top = max(levels)
+    latency, burst, outage = events["latency"], events["burst"], events["outage"]
+    event_errors = sum(part["callback_errors"] + part["bad_signatures"] for part in (latency, burst, outage))
     metrics = {
         "initiate_overhead_p50_ms": overhead[0]["p50_ms"],
         "initiate_overhead_p99_ms": overhead[0]["p99_ms"],
@@ -565,7 +617,17 @@ def main(argv: list[str] | None = None) -> int:
         "sql_per_initiate": queries["initiate_max"],
         "sql_per_webhook": max(queries["answer_max"], queries["status_max"]),
         "worker_peak_rss_mb": max(peak_rss.values(), default=0),
-        "errors": errors + len(consistency),
+        "events_p50_ms": latency["p50_ms"],
+        "events_p99_ms": latency["p99_ms"],
+        "events_burst_p50_ms": burst["p50_ms"],
+        "events_burst_p99_ms": burst["p99_ms"],
+        "deliveries_per_s": burst["deliveries_per_s"],
+        "events_lost": latency["lost"] + burst["lost"],
+        "events_out_of_order": latency["out_of_order_calls"] + burst["out_of_order_calls"],
+        "outage_lost": outage["lost"],
+        "outage_out_of_order": outage["out_of_order_calls"],
+        "outage_recovered_s": outage["recovered_s"],
+        "errors": errors + len(consistency) + event_errors,
     }
     target_status = {}
     for key, (op, bound) in TARGETS.items():
@@ -632,6 +694,34 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  {'total':50} {stages['total']['cpu_ms']:>7.2f} {stages['total']['wall_ms']:>8.2f}", file=out)
     print("", file=out)
     print(
+        "D call events to a webhook receiver (2 Celery workers, Redis; time from the status callback to the "
+        "receiver's receipt):",
+        file=out,
+    )
+    for label, part in (("sequential calls", latency), (f"burst, {ev.EventsRun.burst_clients} clients", burst)):
+        print(
+            f"  {label:22} {part['delivered']:>5}/{part['events']} events, p50 {part['p50_ms']} ms, "
+            f"p99 {part['p99_ms']} ms, max {part['max_ms']} ms; lost {part['lost']}, out of order "
+            f"{part['out_of_order_calls']} call(s), duplicates {part['duplicates']}, bad signatures "
+            f"{part['bad_signatures']}",
+            file=out,
+        )
+    print(
+        f"  burst throughput: {burst['deliveries_per_s']} deliveries/s (status callbacks sent at "
+        f"{burst['callbacks_per_s']}/s; the last delivery {burst['drain_after_last_callback_s']} s after the last "
+        f"callback), worker CPU {burst['worker_cpu_ms_per_delivery']} ms per delivery",
+        file=out,
+    )
+    print(
+        f"  receiver down {args.outage_seconds:g} s with calls going on: {outage['delivered']}/{outage['events']} "
+        f"events delivered ({outage['during_outage_events']} emitted during the outage), the last "
+        f"{outage['recovered_s']} s after it came back; lost {outage['lost']}, out of order "
+        f"{outage['out_of_order_calls']} call(s), duplicates {outage['duplicates']}",
+        file=out,
+    )
+    print(f"  database: {events['stats']}", file=out)
+    print("", file=out)
+    print(
         "Peak RSS (VmHWM) per gunicorn worker: " + ", ".join(f"pid {p}: {mb} MB" for p, mb in peak_rss.items()),
         file=out,
     )
@@ -687,6 +777,7 @@ def main(argv: list[str] | None = None) -> int:
         "database": db_stats,
         "fake_twilio_created": fake_stats,
         "consistency": consistency,
+        "events": events,
         "metrics": metrics,
         "targets": target_status,
         "duration_s": round(time.monotonic() - began, 1),

@@ -29,6 +29,9 @@ PERMISSIONS: Final[dict[str, tuple[str, str]]] = {
     "telephony_accounts": (MEMBER, ADMIN),
     "api_keys": (ADMIN, ADMIN),
     "organization": (MEMBER, ADMIN),
+    # Where the organization's call events go, their signing secrets and delivery log; the events themselves.
+    "webhooks": (ADMIN, ADMIN),
+    "events": (ADMIN, ADMIN),
 }
 
 SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt.token_blacklist",
     "burki",
     "telephony",
+    "webhooks",
     "assistants",
     "calls",
 ]
@@ -213,6 +214,7 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
 # Periodic work, sent by the one beat process (`celery -A burki beat`); each task is safe to run twice at once.
 # A message older than its interval is dropped unrun: the next one does the same work.
+WEBHOOK_SWEEP_INTERVAL = env.float("WEBHOOK_SWEEP_INTERVAL", default=10.0)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "expire-stale-calls": {"task": "calls.expire_stale_calls", "schedule": 60.0, "options": {"expires": 60}},
     "purge-idempotency-keys": {
@@ -225,7 +227,23 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": 86400.0,
         "options": {"expires": 3600},
     },
+    # Queues webhook deliveries that are due and have no message on the broker (retries hours away, lost messages).
+    "webhooks-sweep": {
+        "task": "webhooks.sweep",
+        "schedule": WEBHOOK_SWEEP_INTERVAL,
+        "options": {"expires": WEBHOOK_SWEEP_INTERVAL},
+    },
 }
+
+# Events to customers' servers (the webhooks app). Each attempt may take this many seconds in all.
+WEBHOOK_DELIVERY_TIMEOUT = env.float("WEBHOOK_DELIVERY_TIMEOUT", default=10.0)
+# Off, a destination that is or resolves to a loopback, private, link-local or otherwise internal address is refused
+# (an endpoint must never be a way into our own network). `make run` turns it on, for receivers on this machine.
+WEBHOOK_ALLOW_PRIVATE_DESTINATIONS = env.bool("WEBHOOK_ALLOW_PRIVATE_DESTINATIONS", default=False)
+# Call data (phone numbers among it) travels only encrypted, except in development.
+WEBHOOK_REQUIRE_HTTPS = env.bool("WEBHOOK_REQUIRE_HTTPS", default=not DEBUG)
+# An endpoint whose every attempt has failed for this many days is disabled, with the reason.
+WEBHOOK_DISABLE_AFTER_DAYS = env.int("WEBHOOK_DISABLE_AFTER_DAYS", default=5)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["burki.authentication.BearerAuthentication"],

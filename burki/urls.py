@@ -25,6 +25,7 @@ urlpatterns = [
     path("api/v1/", include("calls.urls")),
     path("api/v1/", include("telephony.urls")),
     path("api/v1/", include("assistants.urls")),
+    path("api/v1/", include("webhooks.urls")),
 ]
 
 handler400 = "burki.errors.json_bad_request"

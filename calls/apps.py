@@ -6,3 +6,9 @@ from django.apps import AppConfig
 class CallsConfig(AppConfig):
     name = "calls"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from calls.events import CALL_EVENT_TYPES
+        from webhooks.registry import event_types_register
+
+        event_types_register(CALL_EVENT_TYPES)

@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from burki.models import Organization
+from calls.events import call_status_event_emit
 from calls.models import Call, CallEvent
 from telephony.backends.base import ProviderEvent
 from telephony.status import LIVE_STATUSES, TERMINAL_STATUSES, CallStatus
@@ -51,6 +52,8 @@ def call_event_record(*, call: Call, event: ProviderEvent) -> CallEvent | None:
             _save_claiming_call_sid(locked, changed, event)
         elif changed:
             locked.save(update_fields=[*changed, "updated_at"])
+        if "status" in changed:
+            call_status_event_emit(call=locked)
     # What refresh_from_db() would read back, without the query: the row as this transaction, which held its lock,
     # left it. (Setting a foreign key's id drops a cached related object that no longer matches, as a refresh does.)
     for field in Call._meta.concrete_fields:
@@ -179,18 +182,26 @@ def calls_expire_stale(*, now: datetime | None = None, organization: Organizatio
     if organization is not None:
         candidates = candidates.filter(organization=organization)
     expired = 0
-    for call in candidates.iterator():
+    for call in list(candidates):
         if call.status != CallStatus.QUEUED:
             max_length = call.assistant.max_call_length if call.assistant else 4 * 3600
             if call.created_at + timedelta(seconds=max_length) + slack > now:
                 continue
-        # Conditional on the status we saw, so an event that ended the call meanwhile wins.
-        expired += Call.objects.filter(pk=call.pk, status=call.status).update(
-            status=CallStatus.FAILED,
-            end_reason="stale",
-            ended_at=now,
-            updated_at=now,
-        )
+        with transaction.atomic():
+            # Still in the status we saw, so an event that ended the call meanwhile wins; a call whose row an event
+            # holds right now is left to that event (or to the next run).
+            locked = next(
+                iter(Call.objects.select_for_update(skip_locked=True).filter(pk=call.pk, status=call.status)[:1]),
+                None,
+            )
+            if locked is None:
+                continue
+            locked.status = CallStatus.FAILED
+            locked.end_reason = "stale"
+            locked.ended_at = now
+            locked.save(update_fields=["status", "end_reason", "ended_at", "updated_at"])
+            call_status_event_emit(call=locked)
+        expired += 1
     if expired:
         logger.info("expired %d stale call(s)", expired)
     return expired

@@ -14,12 +14,15 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Case, F, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from assistants.models import Assistant, ConversationFlow, PhoneNumber
 from assistants.selectors import assistant_get, phone_number_get_active
 from burki.errors import BadGateway, Conflict, Forbidden, GatewayTimeout, InvalidInput, NotFound, TooManyRequests
 from burki.models import Organization
+from calls.events import CALL_INITIATED, call_event_emit, call_status_event_emit
 from calls.lifecycle import call_event_record, calls_expire_stale
 from calls.models import Call
 from calls.policy import destination_refusal, special_destination_refusal
@@ -248,6 +251,7 @@ def call_initiate(
             variables=plan.variables,
             metadata=plan.metadata,
         )
+        call_event_emit(call=call, type=CALL_INITIATED)
     _dial(
         call,
         account=ProviderAccount(id=account.pk, provider=account.provider, credentials=account.credentials),
@@ -342,18 +346,29 @@ def _dial(call: Call, *, account: ProviderAccount, time_limit: int) -> None:
     call.status = result.status
     call.started_at = timezone.now()
     # One autocommitted UPDATE: no transaction of its own (two round trips saved on every call). Inside a caller's
-    # transaction, a savepoint keeps a failure below from breaking it.
+    # transaction, a savepoint keeps a failure below from breaking it. The status is set only while still `queued`:
+    # a provider's webhook may have come first (and moved it on, or ended it), and status never moves back.
     guard = transaction.atomic() if connection.in_atomic_block else nullcontext()
     try:
         with guard:
-            call.save(update_fields=["call_sid", "status", "started_at", "updated_at"])
+            Call.objects.filter(pk=call.pk).update(
+                call_sid=call.call_sid,
+                status=Case(When(status=CallStatus.QUEUED, then=Value(call.status)), default=F("status")),
+                started_at=Coalesce(F("started_at"), Value(call.started_at)),
+                updated_at=call.started_at,
+            )
     except IntegrityError:
         # The provider dialled but reused an id we hold for another call: keep this call honest (outcome
         # unknown, id not ours to claim) rather than fail the request with nothing recorded.
         call.call_sid = None
         call.status = CallStatus.UNKNOWN
         call.error_message = f"The provider returned call id {result.call_sid}, already recorded for another call."
-        call.save(update_fields=["status", "error_message", "updated_at"])
+        # Like the update above, `unknown` only over `queued`: status never moves back.
+        Call.objects.filter(pk=call.pk).update(
+            status=Case(When(status=CallStatus.QUEUED, then=Value(CallStatus.UNKNOWN)), default=F("status")),
+            error_message=call.error_message,
+            updated_at=timezone.now(),
+        )
         logger.error("call %s: %s returned a duplicate call id", call.pk, call.provider)
         raise BadGateway(call.error_message, extra={"call_id": call.pk, "status": call.status}) from None
     logger.info(
@@ -366,16 +381,26 @@ def _dial(call: Call, *, account: ProviderAccount, time_limit: int) -> None:
 
 
 def _record_dial_failure(call: Call, exc: TelephonyError) -> None:
-    call.error_message = str(exc)[:2000]
-    if exc.kind == TelephonyError.UNAVAILABLE:
-        # The create request may have reached the provider: only its webhooks can tell us whether it dialled.
-        call.status = CallStatus.UNKNOWN
-        call.end_reason = ""
-    else:
-        call.status = CallStatus.FAILED
-        call.end_reason = "provider-rate-limited" if exc.kind == TelephonyError.RATE_LIMITED else "provider-rejected"
-        call.ended_at = timezone.now()
-    call.save(update_fields=["status", "error_message", "end_reason", "ended_at", "updated_at"])
+    with transaction.atomic():
+        # Under the row lock, like every status change: a webhook that came first (the provider did dial, and the
+        # answer to the create request was lost) keeps the status it set, and the call ends once.
+        locked = Call.objects.select_for_update().get(pk=call.pk)
+        locked.error_message = str(exc)[:2000]
+        ended = False
+        if locked.status == CallStatus.QUEUED and exc.kind == TelephonyError.UNAVAILABLE:
+            # The create request may have reached the provider: only its webhooks can tell us whether it dialled.
+            locked.status = CallStatus.UNKNOWN
+        elif locked.status == CallStatus.QUEUED:
+            locked.status = CallStatus.FAILED
+            rate_limited = exc.kind == TelephonyError.RATE_LIMITED
+            locked.end_reason = "provider-rate-limited" if rate_limited else "provider-rejected"
+            locked.ended_at = timezone.now()
+            ended = True
+        locked.save(update_fields=["status", "error_message", "end_reason", "ended_at", "updated_at"])
+        if ended:
+            call_status_event_emit(call=locked)
+    for field in ("status", "error_message", "end_reason", "ended_at", "updated_at"):
+        setattr(call, field, getattr(locked, field))
     logger.warning("call %s: %s dial %s: %s", call.pk, call.provider, exc.kind, exc)
 
 

@@ -30,6 +30,12 @@ CONTRACT_PATHS = {
     "/api/v1/telephony/accounts/{account_id}": {"get", "patch", "delete"},
     "/api/v1/phone-numbers": {"get", "post"},
     "/api/v1/phone-numbers/{number_id}": {"get", "patch", "delete"},
+    "/api/v1/webhooks": {"get", "post"},
+    "/api/v1/webhooks/{endpoint_id}": {"get", "patch", "delete"},
+    "/api/v1/webhooks/{endpoint_id}/rotate-secret": {"post"},
+    "/api/v1/webhooks/{endpoint_id}/deliveries": {"get"},
+    "/api/v1/webhooks/{endpoint_id}/deliveries/{delivery_id}/redeliver": {"post"},
+    "/api/v1/events/{event_id}": {"get"},
 }
 
 

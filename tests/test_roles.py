@@ -25,6 +25,7 @@ from tests.factories import (
     PhoneNumberFactory,
     UserFactory,
 )
+from webhooks.services import webhook_endpoint_create
 
 pytestmark = pytest.mark.django_db
 
@@ -51,7 +52,9 @@ def world(organization: Any) -> dict[str, Any]:
         telephony_account=number.telephony_account,
     )
     key = ApiKeyFactory(organization=organization, name="spare", role=MEMBER)
+    endpoint, _ = webhook_endpoint_create(organization=organization, url="https://hooks.example.com/burki")
     return {
+        "endpoint": endpoint,
         "number": number,
         "spare": spare,
         "assistant": number.assistant,
@@ -64,8 +67,8 @@ def world(organization: Any) -> dict[str, Any]:
 
 def operations(world: dict[str, Any]) -> list[tuple[str, str, str, dict[str, Any] | None]]:
     """(role needed, method, path, body) for every operation of the API, written out from the issue, not the table."""
-    call, assistant, flow, spare, account, key = (
-        world[name] for name in ("call", "assistant", "flow", "spare", "account", "key")
+    call, assistant, flow, spare, account, key, endpoint = (
+        world[name] for name in ("call", "assistant", "flow", "spare", "account", "key", "endpoint")
     )
     dial = {"from_phone_number": "+14155550100", "to_phone_number": "+14155550199"}
     return [
@@ -100,12 +103,19 @@ def operations(world: dict[str, Any]) -> list[tuple[str, str, str, dict[str, Any
         (ADMIN, "get", "/api/v1/api-keys", None),
         (ADMIN, "post", "/api/v1/api-keys", {"name": "another", "role": "member"}),
         (ADMIN, "delete", f"/api/v1/api-keys/{key.pk}", None),
+        (ADMIN, "get", "/api/v1/webhooks", None),
+        (ADMIN, "post", "/api/v1/webhooks", {"url": "https://crm.example.com/hook"}),
+        (ADMIN, "get", f"/api/v1/webhooks/{endpoint.pk}", None),
+        (ADMIN, "patch", f"/api/v1/webhooks/{endpoint.pk}", {"description": "changed"}),
+        (ADMIN, "post", f"/api/v1/webhooks/{endpoint.pk}/rotate-secret", None),
+        (ADMIN, "get", f"/api/v1/webhooks/{endpoint.pk}/deliveries", None),
+        (ADMIN, "delete", f"/api/v1/webhooks/{endpoint.pk}", None),
         (MEMBER, "get", "/api/v1/organization", None),
         (MEMBER, "get", "/api/v1/assistants/me/organization", None),
     ]
 
 
-OPERATION_COUNT = 33
+OPERATION_COUNT = 40
 RANK = {MEMBER: 1, ADMIN: 2, OWNER: 3}
 
 

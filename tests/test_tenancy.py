@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from django.db import transaction
 
 from assistants.models import Assistant, ConversationFlow, PhoneNumber
 from burki.models import ApiKey
@@ -19,6 +20,8 @@ from tests.factories import (
     OrganizationFactory,
     PhoneNumberFactory,
 )
+from webhooks.models import Delivery, Event, WebhookEndpoint
+from webhooks.services import event_emit, webhook_endpoint_create
 
 pytestmark = pytest.mark.django_db
 
@@ -30,6 +33,7 @@ LIST_ENDPOINTS = [
     "/api/v1/phone-numbers",
     "/api/v1/telephony/accounts",
     "/api/v1/api-keys",
+    "/api/v1/webhooks",
 ]
 
 
@@ -53,7 +57,21 @@ def theirs() -> dict[str, Any]:
         welcome_message=f"Hello {MARKER}",
     )
     key = ApiKeyFactory(organization=other, name=f"{MARKER} key")
-    return {"call": call, "assistant": flow.base_assistant, "flow": flow, "number": number, "key": key}
+    endpoint = webhook_endpoint_create(
+        organization=other, url=f"https://hooks.example.com/{MARKER}", description=f"{MARKER} hook"
+    )[0]
+    with transaction.atomic():
+        event = event_emit(organization_id=other.pk, type="call.ended", subject="call:0", data={"name": MARKER})
+    return {
+        "call": call,
+        "assistant": flow.base_assistant,
+        "flow": flow,
+        "number": number,
+        "key": key,
+        "endpoint": endpoint,
+        "delivery": Delivery.objects.get(endpoint=endpoint),
+        "event": event,
+    }
 
 
 def object_urls(theirs: dict[str, Any]) -> list[tuple[str, str]]:
@@ -77,14 +95,23 @@ def object_urls(theirs: dict[str, Any]) -> list[tuple[str, str]]:
         ("patch", f"/api/v1/telephony/accounts/{account.pk}"),
         ("delete", f"/api/v1/telephony/accounts/{account.pk}"),
         ("delete", f"/api/v1/api-keys/{key.pk}"),
+        ("get", f"/api/v1/webhooks/{theirs['endpoint'].pk}"),
+        ("patch", f"/api/v1/webhooks/{theirs['endpoint'].pk}"),
+        ("delete", f"/api/v1/webhooks/{theirs['endpoint'].pk}"),
+        ("post", f"/api/v1/webhooks/{theirs['endpoint'].pk}/rotate-secret"),
+        ("get", f"/api/v1/webhooks/{theirs['endpoint'].pk}/deliveries"),
+        ("post", f"/api/v1/webhooks/{theirs['endpoint'].pk}/deliveries/{theirs['delivery'].pk}/redeliver"),
+        ("get", f"/api/v1/events/{theirs['event'].uid}"),
     ]
 
 
 def snapshot() -> list[Any]:
     tables = [
         list(model.objects.order_by("pk").values())
-        for model in (Call, Assistant, ConversationFlow, PhoneNumber, TelephonyAccount)
+        for model in (Call, Assistant, ConversationFlow, PhoneNumber, TelephonyAccount, Delivery, Event)
     ]
+    # The endpoint's secrets field is ciphertext that changes on every save: compare what it decrypts to.
+    tables.append([(e.pk, e.url, e.enabled, e.secrets) for e in WebhookEndpoint.objects.order_by("pk")])
     # The caller's own key records its use; nothing else of any key may change.
     return [*tables, list(ApiKey.objects.order_by("pk").values("pk", "name", "revoked_at"))]
 
@@ -110,7 +137,8 @@ def test_every_object_url_of_another_organization_is_404_revealing_nothing(
     for method, url in object_urls(theirs):
         response = getattr(api, method)(url, patch, format="json")
         # A member is refused an admin's operation for what it is, whoever owns the object: nothing is revealed.
-        refused = role == "member" and (method, url.split("/")[3]) in ADMIN_ONLY
+        resource = url.split("/")[3]
+        refused = role == "member" and ((method, resource) in ADMIN_ONLY or resource in ("webhooks", "events"))
         assert response.status_code == (403 if refused else 404), (method, url, response.status_code)
         body = response.json()
         assert set(body) == ({"detail", "required_role"} if refused else {"detail"}), (method, url, body)

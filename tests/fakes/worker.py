@@ -149,6 +149,9 @@ def _reset_producers() -> None:
     kombu.pools.reset()
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
+    # kombu keeps producer pools per broker URL in a global registry: the next test on the same URL would otherwise
+    # get the pool closed above ("Acquire on closed pool").
+    kombu.pools.reset()
 
 
 @pytest.fixture
