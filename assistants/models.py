@@ -9,10 +9,12 @@ from django.db.models import Q
 
 from assistants.validators import validate_flow_definition, validate_json_object
 from burki.models import Organization
+from telephony.detection import MachineDetection
 from telephony.fields import E164Field
 from telephony.models import TelephonyAccount
 
 DEFAULT_MAX_CALL_LENGTH = 1800  # seconds
+MIN_CALL_LENGTH = 10
 MAX_CALL_LENGTH_LIMIT = 4 * 3600  # Twilio's own ceiling for time_limit
 
 
@@ -26,9 +28,21 @@ class Assistant(models.Model):
     )
     max_call_length = models.PositiveIntegerField(
         default=DEFAULT_MAX_CALL_LENGTH,
-        validators=[MinValueValidator(10), MaxValueValidator(MAX_CALL_LENGTH_LIMIT)],
+        validators=[MinValueValidator(MIN_CALL_LENGTH), MaxValueValidator(MAX_CALL_LENGTH_LIMIT)],
         help_text="Seconds; passed to the provider as the call's time limit.",
     )
+    machine_detection = models.CharField(
+        max_length=16,
+        choices=MachineDetection.choices,
+        default=MachineDetection.OFF,
+        help_text="What calls do when an answering machine answers; a call may say otherwise.",
+    )
+    voicemail_message = models.TextField(
+        blank=True,
+        max_length=1000,
+        help_text="Said after the beep in leave_message mode; supports {{variable}} substitution.",
+    )
+    record = models.BooleanField(default=False, help_text="Have the carrier record calls; a call may say otherwise.")
     llm_settings = models.JSONField(default=dict, blank=True, validators=[validate_json_object])
     tts_settings = models.JSONField(default=dict, blank=True, validators=[validate_json_object])
     stt_settings = models.JSONField(default=dict, blank=True, validators=[validate_json_object])
@@ -42,6 +56,10 @@ class Assistant(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        if self.machine_detection == MachineDetection.LEAVE_MESSAGE and not self.voicemail_message.strip():
+            raise ValidationError({"voicemail_message": "Needed when machine_detection is leave_message."})
 
 
 class ConversationFlow(models.Model):

@@ -6,7 +6,8 @@ from rest_framework import serializers
 
 from assistants.models import DEFAULT_MAX_CALL_LENGTH, Assistant, ConversationFlow, PhoneNumber
 from assistants.secrets import mask_secrets
-from burki.serializers import IdField, StrictCharField, StrictIntegerField
+from burki.serializers import IdField, StrictBooleanField, StrictCharField, StrictIntegerField
+from telephony.detection import MachineDetection
 
 
 class PhoneNumberCreateInput(serializers.Serializer[Any]):
@@ -85,6 +86,9 @@ class AssistantCreateInput(serializers.Serializer[Any]):
     is_active = serializers.BooleanField(default=True)
     welcome_message = StrictCharField(max_length=_max_length("welcome_message"), allow_blank=True, default="")
     max_call_length = StrictIntegerField(default=DEFAULT_MAX_CALL_LENGTH)
+    machine_detection = serializers.ChoiceField(choices=MachineDetection.choices, default=MachineDetection.OFF)
+    voicemail_message = StrictCharField(max_length=_max_length("voicemail_message"), allow_blank=True, default="")
+    record = StrictBooleanField(default=False)
     llm_settings = SettingsField(default=dict)
     tts_settings = SettingsField(default=dict)
     stt_settings = SettingsField(default=dict)
@@ -97,6 +101,9 @@ class AssistantUpdateInput(serializers.Serializer[Any]):
     is_active = serializers.BooleanField(required=False)
     welcome_message = StrictCharField(max_length=_max_length("welcome_message"), required=False, allow_blank=True)
     max_call_length = StrictIntegerField(required=False)
+    machine_detection = serializers.ChoiceField(choices=MachineDetection.choices, required=False)
+    voicemail_message = StrictCharField(max_length=_max_length("voicemail_message"), required=False, allow_blank=True)
+    record = StrictBooleanField(required=False)
     llm_settings = SettingsField(required=False)
     tts_settings = SettingsField(required=False)
     stt_settings = SettingsField(required=False)
@@ -119,6 +126,9 @@ class AssistantOutput(serializers.ModelSerializer[Assistant]):
             "is_active",
             "welcome_message",
             "max_call_length",
+            "machine_detection",
+            "voicemail_message",
+            "record",
             "llm_settings",
             "tts_settings",
             "stt_settings",

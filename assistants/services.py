@@ -17,6 +17,7 @@ from burki.errors import BadGateway, Conflict, GatewayTimeout, InvalidInput, Ser
 from burki.models import Organization
 from telephony.backends import get_backend
 from telephony.backends.base import ProviderAccount, TelephonyError
+from telephony.detection import MachineDetection
 from telephony.numbers import mask_number
 from telephony.selectors import telephony_account_get
 
@@ -310,6 +311,9 @@ def assistant_create(
     is_active: bool = True,
     welcome_message: str = "",
     max_call_length: int = DEFAULT_MAX_CALL_LENGTH,
+    machine_detection: str = MachineDetection.OFF,
+    voicemail_message: str = "",
+    record: bool = False,
     llm_settings: Mapping[str, Any] | None = None,
     tts_settings: Mapping[str, Any] | None = None,
     stt_settings: Mapping[str, Any] | None = None,
@@ -323,6 +327,9 @@ def assistant_create(
         is_active=is_active,
         welcome_message=welcome_message,
         max_call_length=max_call_length,
+        machine_detection=machine_detection,
+        voicemail_message=voicemail_message,
+        record=record,
     )
     _apply_settings(
         assistant,
@@ -344,6 +351,9 @@ def assistant_update(
     is_active: bool | Any = UNSET,
     welcome_message: str | Any = UNSET,
     max_call_length: int | Any = UNSET,
+    machine_detection: str | Any = UNSET,
+    voicemail_message: str | Any = UNSET,
+    record: bool | Any = UNSET,
     llm_settings: Mapping[str, Any] | Any = UNSET,
     tts_settings: Mapping[str, Any] | Any = UNSET,
     stt_settings: Mapping[str, Any] | Any = UNSET,
@@ -355,6 +365,9 @@ def assistant_update(
         "is_active": is_active,
         "welcome_message": welcome_message,
         "max_call_length": max_call_length,
+        "machine_detection": machine_detection,
+        "voicemail_message": voicemail_message,
+        "record": record,
     }
     for field, value in fields.items():
         if value is not UNSET:

@@ -27,6 +27,17 @@ class StrictIntegerField(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """A JSON boolean: not "yes", 1 or "true"."""
+
+    default_error_messages = {"invalid": "Must be a boolean."}
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
 class IdField(StrictIntegerField):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(min_value=1, max_value=2**62, **kwargs)

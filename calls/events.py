@@ -18,11 +18,18 @@ CALL_INITIATED = "call.initiated"
 CALL_RINGING = "call.ringing"
 CALL_ANSWERED = "call.answered"
 CALL_ENDED = "call.ended"
+CALL_MACHINE_DETECTION_COMPLETED = "call.machine_detection.completed"
+CALL_RECORDING_READY = "call.recording.ready"
 CALL_EVENT_TYPES = {
     CALL_INITIATED: "A call was accepted and recorded; the provider is asked to dial next. First event of every call.",
     CALL_RINGING: "The destination is ringing.",
     CALL_ANSWERED: "The call was answered.",
-    CALL_ENDED: "The call is over, however it ended (see status and end_reason). Last event of every call.",
+    CALL_MACHINE_DETECTION_COMPLETED: (
+        "Answering-machine detection has an outcome: answered_by is human, machine, fax or unknown."
+    ),
+    CALL_ENDED: "The call is over, however it ended (see status and end_reason). Last event of every call but its "
+    "recording's.",
+    CALL_RECORDING_READY: "The carrier's recording of the call is ready: recording_url and recording_duration.",
 }
 _STATUS_EVENTS = {
     CallStatus.RINGING: CALL_RINGING,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -11,9 +12,18 @@ from django.db.models import Q
 from django.utils import timezone
 
 from burki.models import Organization
-from calls.events import call_status_event_emit
+from calls.events import CALL_MACHINE_DETECTION_COMPLETED, CALL_RECORDING_READY, call_event_emit, call_status_event_emit
 from calls.models import Call, CallEvent
 from telephony.backends.base import ProviderEvent
+from telephony.detection import (
+    DECISIVE,
+    END_REASON_FAX,
+    END_REASON_VOICEMAIL,
+    END_REASON_VOICEMAIL_MESSAGE_LEFT,
+    ENDS_ON_MACHINE,
+    AnsweredBy,
+    MachineDetection,
+)
 from telephony.status import LIVE_STATUSES, TERMINAL_STATUSES, CallStatus
 
 logger = logging.getLogger(__name__)
@@ -29,6 +39,18 @@ _RANK = {
 # A call still `queued` this long after it was recorded never reached the provider (the dial takes seconds).
 QUEUED_STALE_AFTER = timedelta(minutes=5)
 CALL_SID_MAX_LENGTH = Call._meta.get_field("call_sid").max_length or 0
+# The end reason of a call hung up through the API (calls.services.call_terminate).
+END_REASON_TERMINATED = "terminated"
+# A carrier's recording URL longer than this is not taken (presigned URLs run to a couple of thousand characters).
+RECORDING_URL_MAX_LENGTH = 4096
+
+
+@dataclass(frozen=True)
+class EventRecorded:
+    """An event seen for the first time, and the call fields it changed."""
+
+    event: CallEvent
+    changed: frozenset[str]
 
 
 def status_moves_forward(current: str, new: str) -> bool:
@@ -39,8 +61,13 @@ def status_moves_forward(current: str, new: str) -> bool:
     return _RANK.get(CallStatus(new), -1) > _RANK.get(CallStatus(current), -1)
 
 
-def call_event_record(*, call: Call, event: ProviderEvent) -> CallEvent | None:
-    """Keep the event and apply it to the call; None (and no change at all) for a duplicate."""
+def call_event_record(*, call: Call, event: ProviderEvent) -> EventRecorded | None:
+    """Keep the event and apply it to the call; None (and no change at all) for a duplicate.
+
+    The customer events its changes cause are emitted in the same transaction: answering-machine detection's outcome,
+    the call's new status (call.ended carries answered_by and an end_reason that says a machine ended it), and a
+    recording ready.
+    """
     with transaction.atomic():
         # The row lock serializes concurrent events for one call, so the duplicate check below cannot race.
         locked = Call.objects.select_for_update().get(pk=call.pk)
@@ -49,16 +76,21 @@ def call_event_record(*, call: Call, event: ProviderEvent) -> CallEvent | None:
             return None
         changed = _apply(locked, event, now=recorded.received_at)
         if "call_sid" in changed:
-            _save_claiming_call_sid(locked, changed, event)
+            if not _save_claiming_call_sid(locked, changed, event):
+                changed = []
         elif changed:
             locked.save(update_fields=[*changed, "updated_at"])
+        if "answered_by" in changed:
+            call_event_emit(call=locked, type=CALL_MACHINE_DETECTION_COMPLETED)
         if "status" in changed:
             call_status_event_emit(call=locked)
+        if "recording_url" in changed:
+            call_event_emit(call=locked, type=CALL_RECORDING_READY)
     # What refresh_from_db() would read back, without the query: the row as this transaction, which held its lock,
     # left it. (Setting a foreign key's id drops a cached related object that no longer matches, as a refresh does.)
     for field in Call._meta.concrete_fields:
         setattr(call, field.attname, getattr(locked, field.attname))
-    return recorded
+    return EventRecorded(event=recorded, changed=frozenset(changed))
 
 
 def _event_insert(call: Call, event: ProviderEvent) -> CallEvent | None:
@@ -124,6 +156,48 @@ def _apply(call: Call, event: ProviderEvent, *, now: datetime) -> list[str]:
         # The dial timed out, but the provider did place the call: now we know its id.
         call.call_sid = event.call_sid
         changed.append("call_sid")
+    if not call.is_over:
+        # Detection after the end (a late or out-of-order event) changes nothing, like any late event.
+        changed += _apply_detection(call, event, now=now)
+    changed += _apply_status(call, event, now=now)
+    # Recordings are ready after the call has ended.
+    changed += _apply_recording(call, event)
+    return changed
+
+
+def _apply_detection(call: Call, event: ProviderEvent, *, now: datetime) -> list[str]:
+    """Answering-machine detection's outcome: the first human, machine or fax sticks (an unknown may be refined);
+    a greeting that ended says a machine answered, and in leave_message mode that the message is to be left now."""
+    changed: list[str] = []
+    answered_by = event.answered_by or (AnsweredBy.MACHINE if event.greeting_ended else "")
+    if answered_by and call.answered_by not in DECISIVE and answered_by != call.answered_by:
+        call.answered_by = answered_by
+        changed.append("answered_by")
+    if (
+        event.greeting_ended
+        and call.machine_detection == MachineDetection.LEAVE_MESSAGE
+        and call.answered_by == AnsweredBy.MACHINE
+        and call.voicemail_left_at is None
+    ):
+        call.voicemail_left_at = now
+        changed.append("voicemail_left_at")
+    return changed
+
+
+def _apply_recording(call: Call, event: ProviderEvent) -> list[str]:
+    recording = event.recording
+    if recording is None or recording.url == call.recording_url:
+        return []
+    if not recording.url.startswith("https://") or len(recording.url) > RECORDING_URL_MAX_LENGTH:
+        logger.warning("call %s: event %s carries a recording URL that is not taken", call.pk, event.event_type)
+        return []
+    call.recording_url = recording.url
+    call.recording_duration = recording.duration
+    return ["recording_url", "recording_duration"]
+
+
+def _apply_status(call: Call, event: ProviderEvent, *, now: datetime) -> list[str]:
+    changed: list[str] = []
     if event.status is None or not status_moves_forward(call.status, event.status):
         return changed
 
@@ -137,7 +211,7 @@ def _apply(call: Call, event: ProviderEvent, *, now: datetime) -> list[str]:
         changed.append("answered_at")
     if event.status in TERMINAL_STATUSES:
         call.ended_at = now
-        call.end_reason = event.end_reason or event.status
+        call.end_reason = _end_reason(call, event)
         if event.duration is not None:
             call.duration = max(event.duration, 0)
         else:
@@ -146,7 +220,25 @@ def _apply(call: Call, event: ProviderEvent, *, now: datetime) -> list[str]:
     return changed
 
 
-def _save_claiming_call_sid(call: Call, changed: list[str], event: ProviderEvent) -> None:
+def _end_reason(call: Call, event: ProviderEvent) -> str:
+    """The provider's reason, unless Burki ended the call because a machine (or a fax) answered: the provider then
+    reports an ordinary end (completed), and the reason is `voicemail`, `voicemail-message-left` or `fax`."""
+    reason = event.end_reason or str(event.status)
+    if (
+        event.status != CallStatus.COMPLETED
+        or reason == END_REASON_TERMINATED
+        or call.machine_detection not in ENDS_ON_MACHINE
+    ):
+        return reason
+    if call.answered_by == AnsweredBy.MACHINE:
+        return END_REASON_VOICEMAIL_MESSAGE_LEFT if call.voicemail_left_at else END_REASON_VOICEMAIL
+    if call.answered_by == AnsweredBy.FAX:
+        return END_REASON_FAX
+    return reason
+
+
+def _save_claiming_call_sid(call: Call, changed: list[str], event: ProviderEvent) -> bool:
+    """Save the call with the provider id it claims; False (and the call as stored) when another call holds it."""
     try:
         # A savepoint: should another call have claimed the id since _call_sid_taken looked, only this update fails.
         with transaction.atomic():
@@ -158,6 +250,8 @@ def _save_claiming_call_sid(call: Call, changed: list[str], event: ProviderEvent
             event.event_type,
         )
         call.refresh_from_db()
+        return False
+    return True
 
 
 def _call_sid_taken(call: Call, call_sid: str) -> bool:
@@ -184,7 +278,7 @@ def calls_expire_stale(*, now: datetime | None = None, organization: Organizatio
     expired = 0
     for call in list(candidates):
         if call.status != CallStatus.QUEUED:
-            max_length = call.assistant.max_call_length if call.assistant else 4 * 3600
+            max_length = call.max_duration_seconds or (call.assistant.max_call_length if call.assistant else 4 * 3600)
             if call.created_at + timedelta(seconds=max_length) + slack > now:
                 continue
         with transaction.atomic():

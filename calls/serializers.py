@@ -7,10 +7,17 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from assistants.models import Assistant, ConversationFlow
-from burki.serializers import IdField, StrictCharField
+from burki.serializers import IdField, StrictBooleanField, StrictCharField, StrictIntegerField
 from calls.models import Call, CallEvent
 from calls.selectors import CallFilters
-from calls.services import MAX_AGENDA, MAX_WELCOME_MESSAGE
+from calls.services import (
+    MAX_AGENDA,
+    MAX_DURATION_RANGE,
+    MAX_VOICEMAIL_MESSAGE,
+    MAX_WELCOME_MESSAGE,
+    RING_TIMEOUT_RANGE,
+)
+from telephony.detection import MachineDetection
 from telephony.numbers import InvalidPhoneNumber, normalize_e164
 from telephony.status import CallStatus
 
@@ -33,6 +40,38 @@ class CallInitiateInput(serializers.Serializer[Any]):
     variables = serializers.DictField(required=False, allow_null=True, allow_empty=True)
     # Stored on the call as given and returned with it; its limits (16 KB, depth) are checked by the service.
     metadata = serializers.DictField(required=False, allow_null=True, allow_empty=True)
+    machine_detection = serializers.ChoiceField(
+        choices=MachineDetection.choices,
+        required=False,
+        allow_null=True,
+        help_text="What to do when an answering machine answers: off, detect (report only), hangup, leave_message "
+        "(say voicemail_message after the beep, then hang up). Default: the assistant's.",
+    )
+    voicemail_message = StrictCharField(
+        max_length=MAX_VOICEMAIL_MESSAGE,
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text="A template, like welcome_message; said in leave_message mode. Default: the assistant's.",
+    )
+    record = StrictBooleanField(
+        required=False, allow_null=True, help_text="Have the carrier record the call. Default: the assistant's."
+    )
+    max_duration_seconds = StrictIntegerField(
+        min_value=MAX_DURATION_RANGE[0],
+        max_value=MAX_DURATION_RANGE[1],
+        required=False,
+        allow_null=True,
+        help_text="The call's time limit at the carrier. Default: the assistant's max_call_length.",
+    )
+    ring_timeout_seconds = StrictIntegerField(
+        min_value=RING_TIMEOUT_RANGE[0],
+        max_value=RING_TIMEOUT_RANGE[1],
+        required=False,
+        allow_null=True,
+        help_text="How long the carrier lets it ring. Default: the server's TELEPHONY_RING_TIMEOUT (30).",
+    )
 
 
 class CallInitiateOutput(serializers.Serializer[Call]):
@@ -88,6 +127,14 @@ class CallOutput(serializers.ModelSerializer[Call]):
             "metadata",
             "error_message",
             "end_reason",
+            "machine_detection",
+            "answered_by",
+            "voicemail_message",
+            "record",
+            "recording_url",
+            "recording_duration",
+            "max_duration_seconds",
+            "ring_timeout_seconds",
         ]
         read_only_fields = fields
 
@@ -141,6 +188,8 @@ class CallContextOutput(serializers.ModelSerializer[Call]):
             "welcome_message",
             "agenda",
             "variables",
+            "machine_detection",
+            "answered_by",
             "assistant",
             "flow",
         ]
@@ -229,6 +278,11 @@ class CallValidateOutput(serializers.Serializer[Any]):
     agenda = serializers.CharField()
     variables = serializers.DictField()
     metadata = serializers.DictField()
+    machine_detection = serializers.ChoiceField(choices=MachineDetection.choices)
+    voicemail_message = serializers.CharField(help_text="Rendered; empty unless machine_detection is leave_message.")
+    record = serializers.BooleanField()
+    max_duration_seconds = serializers.IntegerField()
+    ring_timeout_seconds = serializers.IntegerField()
 
     def get_valid(self, plan: Any) -> bool:
         return True

@@ -18,19 +18,20 @@ from django.db.models import Case, F, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from assistants.models import Assistant, ConversationFlow, PhoneNumber
+from assistants.models import MAX_CALL_LENGTH_LIMIT, MIN_CALL_LENGTH, Assistant, ConversationFlow, PhoneNumber
 from assistants.selectors import assistant_get, phone_number_get_active
 from burki.errors import BadGateway, Conflict, Forbidden, GatewayTimeout, InvalidInput, NotFound, TooManyRequests
 from burki.models import Organization
 from calls.events import CALL_INITIATED, call_event_emit, call_status_event_emit
-from calls.lifecycle import call_event_record, calls_expire_stale
+from calls.lifecycle import END_REASON_TERMINATED, EventRecorded, call_event_record, calls_expire_stale
 from calls.models import Call
 from calls.policy import destination_refusal, special_destination_refusal
 from calls.streams import stream_parameters
 from calls.templating import render, variables_errors
 from telephony.backends import get_backend
-from telephony.backends.base import DialRequest, ProviderAccount, ProviderEvent, TelephonyError
-from telephony.backends.sandbox import SandboxBackend
+from telephony.backends.base import CallState, DialRequest, ProviderAccount, ProviderEvent, TelephonyError
+from telephony.backends.sandbox import RECORDING, SandboxBackend, Step
+from telephony.detection import ENDS_ON_MACHINE, AnsweredBy, MachineDetection
 from telephony.models import TelephonyAccount
 from telephony.numbers import InvalidPhoneNumber, mask_number, normalize_e164
 from telephony.status import LIVE_STATUSES, CallStatus
@@ -38,7 +39,11 @@ from telephony.status import LIVE_STATUSES, CallStatus
 logger = logging.getLogger(__name__)
 
 MAX_WELCOME_MESSAGE = 1000
+MAX_VOICEMAIL_MESSAGE = 1000
 MAX_AGENDA = 4000
+# Per-call bounds. The ring timeout is what every carrier takes: Twilio and Telnyx 5..600 s, Vonage 1..120 s.
+MAX_DURATION_RANGE = (MIN_CALL_LENGTH, MAX_CALL_LENGTH_LIMIT)
+RING_TIMEOUT_RANGE = (5, 120)
 MAX_METADATA_BYTES = 16 * 1024  # as compact JSON (UTF-8)
 MAX_METADATA_DEPTH = 8
 
@@ -53,6 +58,11 @@ class CallRequest(TypedDict, total=False):
     agenda: str | None
     variables: Mapping[str, Any] | None
     metadata: Mapping[str, Any] | None
+    machine_detection: str | None
+    voicemail_message: str | None
+    record: bool | None
+    max_duration_seconds: int | None
+    ring_timeout_seconds: int | None
 
 
 @dataclass(frozen=True)
@@ -68,6 +78,12 @@ class CallPlan:
     agenda: str
     variables: dict[str, Any]
     metadata: dict[str, Any]
+    # Effective values: the request's, else the assistant's (else the server's ring timeout).
+    machine_detection: str
+    voicemail_message: str  # rendered; empty unless machine_detection is leave_message
+    record: bool
+    max_duration_seconds: int
+    ring_timeout_seconds: int
 
 
 def _normalized_numbers(from_number: object, to_number: object) -> tuple[str, str]:
@@ -119,14 +135,13 @@ def metadata_errors(metadata: Any) -> list[str]:
     return []
 
 
-def _render_texts(*, welcome_template: str, agenda_template: str, variables: Mapping[str, Any]) -> tuple[str, str]:
+def _render_texts(*, templates: Mapping[str, tuple[str, int]], variables: Mapping[str, Any]) -> dict[str, str]:
+    """Each (template, limit) of `templates` rendered with `variables`, by field; InvalidInput naming every missing
+    variable, and every other problem per field."""
     errors: dict[str, list[str]] = {}
     missing: list[str] = []
     texts: dict[str, str] = {}
-    for field, template, limit in (
-        ("welcome_message", welcome_template, MAX_WELCOME_MESSAGE),
-        ("agenda", agenda_template, MAX_AGENDA),
-    ):
+    for field, (template, limit) in templates.items():
         rendered = render(template, variables, limit=limit)
         texts[field] = rendered.text
         if rendered.invalid:
@@ -144,7 +159,26 @@ def _render_texts(*, welcome_template: str, agenda_template: str, variables: Map
         )
     if errors:
         raise InvalidInput("Invalid request.", errors=errors)
-    return texts["welcome_message"], texts["agenda"]
+    return texts
+
+
+def _options_errors(request: CallRequest) -> dict[str, list[str]]:
+    """The per-call options' own problems (the API's serializer says the same; the admin and commands come here)."""
+    errors: dict[str, list[str]] = {}
+    mode = request.get("machine_detection")
+    if mode is not None and mode not in MachineDetection.values:
+        errors["machine_detection"] = [f"Must be one of: {', '.join(MachineDetection.values)}."]
+    record = request.get("record")
+    if record is not None and not isinstance(record, bool):
+        errors["record"] = ["Must be a boolean."]
+    for field, (low, high) in (
+        ("max_duration_seconds", MAX_DURATION_RANGE),
+        ("ring_timeout_seconds", RING_TIMEOUT_RANGE),
+    ):
+        value = request.get(field)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high):
+            errors[field] = [f"Must be a whole number of seconds from {low} to {high}."]
+    return errors
 
 
 def call_plan(*, organization: Organization, **request: Unpack[CallRequest]) -> CallPlan:
@@ -161,6 +195,9 @@ def call_plan(*, organization: Organization, **request: Unpack[CallRequest]) -> 
     problems = metadata_errors(metadata)
     if problems:
         raise InvalidInput("Invalid request.", errors={"metadata": problems})
+    option_errors = _options_errors(request)
+    if option_errors:
+        raise InvalidInput("Invalid request.", errors=option_errors)
 
     number = phone_number_get_active(organization=organization, number=from_e164)
     if number is None:
@@ -189,21 +226,46 @@ def call_plan(*, organization: Organization, **request: Unpack[CallRequest]) -> 
     if not number.telephony_account.is_active:
         raise Conflict(f"The telephony account of {from_e164} is inactive.")
 
-    welcome, agenda_text = _render_texts(
-        welcome_template=assistant.welcome_message if welcome_message is None else welcome_message,
-        agenda_template=request.get("agenda") or "",
-        variables=variables,
-    )
+    machine_detection = request.get("machine_detection") or assistant.machine_detection
+    templates = {
+        "welcome_message": (
+            assistant.welcome_message if welcome_message is None else welcome_message,
+            MAX_WELCOME_MESSAGE,
+        ),
+        "agenda": (request.get("agenda") or "", MAX_AGENDA),
+    }
+    leaves_message = machine_detection == MachineDetection.LEAVE_MESSAGE
+    if leaves_message:
+        # Rendered (and checked) only where it will be said.
+        voicemail_message = request.get("voicemail_message")
+        template = assistant.voicemail_message if voicemail_message is None else voicemail_message
+        templates["voicemail_message"] = (template, MAX_VOICEMAIL_MESSAGE)
+    texts = _render_texts(templates=templates, variables=variables)
+    if leaves_message and not texts["voicemail_message"].strip():
+        raise InvalidInput(
+            "Invalid request.",
+            errors={
+                "voicemail_message": ["Needed when machine_detection is leave_message (none here or on the assistant)."]
+            },
+        )
+    record = request.get("record")
+    max_duration = request.get("max_duration_seconds")
+    ring_timeout = request.get("ring_timeout_seconds")
     return CallPlan(
         number=number,
         assistant=assistant,
         flow=flow,
         from_number=from_e164,
         to_number=to_e164,
-        welcome_message=welcome,
-        agenda=agenda_text,
+        welcome_message=texts["welcome_message"],
+        agenda=texts["agenda"],
         variables=variables,
         metadata=dict(metadata),
+        machine_detection=machine_detection,
+        voicemail_message=texts.get("voicemail_message", ""),
+        record=assistant.record if record is None else record,
+        max_duration_seconds=assistant.max_call_length if max_duration is None else max_duration,
+        ring_timeout_seconds=settings.TELEPHONY_RING_TIMEOUT if ring_timeout is None else ring_timeout,
     )
 
 
@@ -250,13 +312,14 @@ def call_initiate(
             agenda=plan.agenda,
             variables=plan.variables,
             metadata=plan.metadata,
+            machine_detection=plan.machine_detection,
+            voicemail_message=plan.voicemail_message,
+            record=plan.record,
+            max_duration_seconds=plan.max_duration_seconds,
+            ring_timeout_seconds=plan.ring_timeout_seconds,
         )
         call_event_emit(call=call, type=CALL_INITIATED)
-    _dial(
-        call,
-        account=ProviderAccount(id=account.pk, provider=account.provider, credentials=account.credentials),
-        time_limit=plan.assistant.max_call_length,
-    )
+    _dial(call, account=ProviderAccount(id=account.pk, provider=account.provider, credentials=account.credentials))
     if sandbox_autoplay:
         _sandbox_autoplay(call)
     return call
@@ -268,7 +331,7 @@ def _sandbox_autoplay(call: Call) -> None:
         return
     from calls.tasks import sandbox_play  # here: calls.tasks imports this module
 
-    first = backend.script(call.to_number)[0]
+    first = _script(backend, call)[0]
     # Once the call is committed, or the worker would not find it. robust: with the broker down, the call is
     # placed all the same (and expired as stale later); the error is logged instead of failing the request.
     transaction.on_commit(lambda: sandbox_play.apply_async((call.pk, 0), countdown=first.after), robust=True)
@@ -322,7 +385,7 @@ def _check_capacity(*, organization: Organization, account: TelephonyAccount, lo
             )
 
 
-def _dial(call: Call, *, account: ProviderAccount, time_limit: int) -> None:
+def _dial(call: Call, *, account: ProviderAccount) -> None:
     """Ask the provider to dial, outside any transaction, and record the outcome on the call."""
     answer_url, status_url = call_callback_urls(call)
     request = DialRequest(
@@ -332,9 +395,11 @@ def _dial(call: Call, *, account: ProviderAccount, time_limit: int) -> None:
         to_number=call.to_number,
         answer_url=answer_url,
         status_url=status_url,
-        ring_timeout=settings.TELEPHONY_RING_TIMEOUT,
-        time_limit=time_limit,
+        ring_timeout=call.ring_timeout_seconds or settings.TELEPHONY_RING_TIMEOUT,
+        time_limit=call.max_duration_seconds,
         stream_url=_stream_url(call),
+        machine_detection=call.machine_detection,
+        record=call.record,
     )
     try:
         result = get_backend(call.provider).dial(account, request)
@@ -444,11 +509,63 @@ def call_terminate(*, call: Call) -> Call:
             event_type="terminated-by-api",
             key="burki:terminate",
             status=CallStatus.COMPLETED if answered else CallStatus.CANCELED,
-            end_reason="terminated",
+            end_reason=END_REASON_TERMINATED,
             payload={"requested_by": "api"},
         ),
     )
     return call
+
+
+def call_event_follow_up(*, call: Call, recorded: EventRecorded, event: ProviderEvent) -> None:
+    """What Burki asks the provider after an event it has just recorded (never inside a transaction).
+
+    A machine that answered a call in hangup mode (or a fax, in leave_message mode too) is hung up on, unless the
+    carrier does it itself; once a machine's greeting is over in leave_message mode, the voicemail message is said
+    (the carrier hangs up after it); then the backend's own follow-ups (Telnyx's speak and hang-up commands).
+    """
+    account = call.telephony_account
+    if account is None:
+        return
+    backend = get_backend(call.provider)
+    ref = ProviderAccount(id=account.pk, provider=account.provider, credentials=account.credentials)
+    live = not call.is_over and bool(call.call_sid)
+    try:
+        if live and "answered_by" in recorded.changed and _hangs_up(call, carrier_does_it=backend.hangs_up_on_machine):
+            logger.info("call %s: answered by %s; hanging up", call.pk, call.answered_by)
+            backend.hangup(ref, str(call.call_sid))
+        elif live and "voicemail_left_at" in recorded.changed:
+            logger.info("call %s: the machine's greeting is over; leaving the voicemail message", call.pk)
+            backend.leave_message(
+                ref, str(call.call_sid), text=call.voicemail_message, streaming=bool(settings.MEDIA_STREAM_URL)
+            )
+    except TelephonyError as exc:
+        logger.warning("call %s: %s follow-up to %s failed: %s", call.pk, call.provider, event.event_type, exc)
+        if "voicemail_left_at" in recorded.changed:
+            # Not left after all: the call ends as `voicemail`, not `voicemail-message-left`.
+            Call.objects.filter(pk=call.pk, ended_at__isnull=True).update(voicemail_left_at=None)
+            call.voicemail_left_at = None
+    state = CallState(
+        say=None if settings.MEDIA_STREAM_URL else (call.welcome_message or "Hello."),
+        machine_detection=call.machine_detection,
+        answered_by=call.answered_by,
+        leaving_message=call.voicemail_left_at is not None,
+    )
+    try:
+        backend.on_event(ref, event, state=state)
+    except TelephonyError as exc:
+        # The event is recorded; the provider retries nothing we could fix by failing its webhook.
+        logger.warning("%s follow-up for call %s failed: %s", call.provider, call.pk, exc)
+
+
+def _hangs_up(call: Call, *, carrier_does_it: bool) -> bool:
+    """Whether Burki hangs up on who answered (the call's answered_by), by the call's machine_detection mode."""
+    if call.answered_by == AnsweredBy.FAX:
+        return call.machine_detection in ENDS_ON_MACHINE
+    return (
+        call.answered_by == AnsweredBy.MACHINE
+        and call.machine_detection == MachineDetection.HANGUP
+        and not carrier_does_it
+    )
 
 
 def call_simulate(*, call: Call) -> list[tuple[str, int]]:
@@ -463,8 +580,12 @@ def call_simulate(*, call: Call) -> list[tuple[str, int]]:
         call_sid=call.call_sid,
         answer_url=answer_url,
         status_url=status_url,
-        events=[step.event for step in backend.script(call.to_number)],
+        steps=_script(backend, call),
     )
+
+
+def _script(backend: SandboxBackend, call: Call) -> tuple[Step, ...]:
+    return backend.script(call.to_number, machine_detection=call.machine_detection, record=call.record)
 
 
 class SandboxPlaybackError(Exception):
@@ -479,13 +600,16 @@ def call_sandbox_play(*, call_id: int, step: int) -> float | None:
     duplicate event, which the lifecycle ignores.
     """
     call = Call.objects.select_related("telephony_account").filter(pk=call_id).first()
-    if call is None or call.is_over or call.telephony_account is None or not call.call_sid:
+    if call is None or call.telephony_account is None or not call.call_sid:
         return None
     backend = get_backend(call.provider)
     if not isinstance(backend, SandboxBackend):
         return None
-    script = backend.script(call.to_number)
+    script = _script(backend, call)
     if not 0 <= step < len(script):
+        return None
+    # An ended call plays nothing more, but the recording of a call that ended as the script has it.
+    if call.is_over and not (script[step].event == RECORDING and call.status == CallStatus.COMPLETED):
         return None
     account = call.telephony_account
     answer_url, status_url = call_callback_urls(call)
@@ -495,8 +619,7 @@ def call_sandbox_play(*, call_id: int, step: int) -> float | None:
             call_sid=call.call_sid,
             answer_url=answer_url,
             status_url=status_url,
-            events=[script[step].event],
-            duration=script[step].duration,
+            steps=[script[step]],
         )
     except OSError as exc:
         raise SandboxPlaybackError(f"sandbox call {call.pk}: {settings.PUBLIC_BASE_URL} unreachable: {exc}") from exc

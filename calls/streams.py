@@ -56,4 +56,7 @@ def stream_parameters(call: Call) -> dict[str, str]:
     }
     if call.flow_id:
         parameters["flow_id"] = str(call.flow_id)
+    if call.answered_by:
+        # Known only when detection was faster than the answer: the engine may ask the context endpoint later.
+        parameters["answered_by"] = call.answered_by
     return parameters

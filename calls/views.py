@@ -112,6 +112,11 @@ def _initiate_input(request: Request) -> CallRequest:
         "agenda": body.get("agenda"),
         "variables": body.get("variables"),
         "metadata": body.get("metadata"),
+        "machine_detection": body.get("machine_detection"),
+        "voicemail_message": body.get("voicemail_message"),
+        "record": body.get("record"),
+        "max_duration_seconds": body.get("max_duration_seconds"),
+        "ring_timeout_seconds": body.get("ring_timeout_seconds"),
     }
 
 

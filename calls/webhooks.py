@@ -17,6 +17,7 @@ from burki.errors import error_body
 from burki.text import unstorable_paths
 from calls.lifecycle import call_event_record
 from calls.models import Call
+from calls.services import call_callback_urls, call_event_follow_up
 from calls.streams import stream_parameters
 from telephony.backends import get_backend
 from telephony.backends.base import (
@@ -29,6 +30,7 @@ from telephony.backends.base import (
     WebhookRequest,
     WebhookResponse,
 )
+from telephony.detection import AnsweredBy, MachineDetection
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +100,8 @@ def _check_storable(event: ProviderEvent) -> None:
         "key": event.key,
         "call_sid": event.call_sid,
         "end_reason": event.end_reason,
+        "answered_by": event.answered_by,
+        "recording_url": event.recording.url if event.recording else "",
         "payload": dict(event.payload),
     }
     paths = unstorable_paths(fields)
@@ -124,6 +128,8 @@ def answer_instructions(call: Call) -> AnswerInstructions:
         say=call.welcome_message or "Hello.",
         from_number=call.from_number,
         to_number=call.to_number,
+        record=call.record,
+        event_url=call_callback_urls(call)[1],
     )
 
 
@@ -138,6 +144,9 @@ def answer(request: HttpRequest, provider: str, token: str) -> HttpResponse:
         # A replay (a Twilio signature never expires), or an answer that comes after the call was hung up through
         # the API: a call that has ended gets no stream and no stream token, and is not moved.
         logger.warning("%s answer webhook for call %s, which is over (%s): hung up", provider, call.pk, call.status)
+        return _http(backend.answer_hangup())
+    if call.machine_detection == MachineDetection.HANGUP and call.answered_by in (AnsweredBy.MACHINE, AnsweredBy.FAX):
+        # Detection was faster than the answer request: a machine gets no stream and no stream token.
         return _http(backend.answer_hangup())
     return _http(backend.answer(answer_instructions(call)))
 
@@ -155,16 +164,8 @@ def status(request: HttpRequest, provider: str, token: str) -> HttpResponse:
             _check_storable(event)
     except WebhookRefused as exc:
         return _refusal(exc)
-    if event is not None and call_event_record(call=call, event=event) is not None and call.telephony_account:
+    recorded = call_event_record(call=call, event=event) if event is not None else None
+    if event is not None and recorded is not None:
         # Only for an event seen the first time: a redelivery must not repeat a command.
-        account = call.telephony_account
-        try:
-            backend.on_event(
-                ProviderAccount(id=account.pk, provider=account.provider, credentials=account.credentials),
-                event,
-                say=None if settings.MEDIA_STREAM_URL else (call.welcome_message or "Hello."),
-            )
-        except TelephonyError as exc:
-            # The event is recorded; the provider retries nothing we could fix by failing this webhook.
-            logger.warning("%s follow-up for call %s failed: %s", provider, call.pk, exc)
+        call_event_follow_up(call=call, recorded=recorded, event=event)
     return _http(backend.acknowledge())

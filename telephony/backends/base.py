@@ -42,6 +42,10 @@ class DialRequest:
     ring_timeout: int = 30
     time_limit: int | None = None
     stream_url: str | None = None
+    # telephony.detection.MachineDetection: answering-machine detection to ask the carrier for ("off": none).
+    machine_detection: str = "off"
+    # Whether the carrier records the call (from answer); its recording events come to status_url.
+    record: bool = False
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,9 @@ class TelephonyError(Exception):
 
 class TelephonyBackend:
     provider: ClassVar[str] = ""
+    # Whether the carrier itself ends a call a machine answered, when a dial in `hangup` mode asked it to (Vonage's
+    # advanced machine detection does): Burki then sends no hang-up of its own.
+    hangs_up_on_machine: ClassVar[bool] = False
 
     def __init__(self, *, provider: str, options: Mapping[str, Any]) -> None:
         self.alias = provider
@@ -114,6 +121,13 @@ class TelephonyBackend:
 
     def hangup(self, account: ProviderAccount, call_sid: str) -> None:
         """End a live call."""
+        raise NotImplementedError
+
+    def leave_message(self, account: ProviderAccount, call_sid: str, *, text: str, streaming: bool) -> None:
+        """Say `text` into a live call whose answering machine has finished its greeting, then hang up.
+
+        `streaming` says whether the call is connected to the voice engine, which must stop talking to the machine.
+        """
         raise NotImplementedError
 
     def owned_numbers(self, account: ProviderAccount, *, number: str | None = None) -> list[OwnedNumber]:
@@ -150,11 +164,9 @@ class TelephonyBackend:
         """The answer document for a call that is already over: end it at once, connecting and saying nothing."""
         raise NotImplementedError
 
-    def on_event(self, account: ProviderAccount, event: ProviderEvent, *, say: str | None) -> None:
-        """Commands a provider needs from us after an event; by default none.
-
-        `say` is what to speak when the call has no media stream (None when it streams to the voice engine).
-        """
+    def on_event(self, account: ProviderAccount, event: ProviderEvent, *, state: CallState) -> None:
+        """Commands a provider needs from us after an event (`state`: the call as the event left it); by default
+        none."""
 
     def acknowledge(self) -> WebhookResponse:
         """What a status webhook answers once the event is recorded."""
@@ -176,6 +188,14 @@ class WebhookRequest:
 
 
 @dataclass(frozen=True)
+class Recording:
+    """A recording of the call the carrier has ready: where it is (the carrier's URL) and how long it lasts."""
+
+    url: str
+    duration: int | None = None  # seconds
+
+
+@dataclass(frozen=True)
 class ProviderEvent:
     """A provider's status event, mapped onto our normalized lifecycle."""
 
@@ -186,6 +206,21 @@ class ProviderEvent:
     end_reason: str = ""
     duration: int | None = None
     payload: Mapping[str, Any] = field(default_factory=dict)
+    # Answering-machine detection's outcome, normalized (telephony.detection.AnsweredBy), when the event reports one.
+    answered_by: str = ""
+    # The answering machine's greeting is over (its beep, or silence): the moment to leave a message.
+    greeting_ended: bool = False
+    recording: Recording | None = None
+
+
+@dataclass(frozen=True)
+class CallState:
+    """What a backend's follow-up to an event may need to know of its call, as the event left it."""
+
+    say: str | None = None  # the welcome message to speak when the call has no media stream; None when it streams
+    machine_detection: str = "off"
+    answered_by: str = ""
+    leaving_message: bool = False  # the voicemail message is being left: the call ends once it has been said
 
 
 @dataclass(frozen=True)
@@ -197,6 +232,9 @@ class AnswerInstructions:
     say: str
     from_number: str
     to_number: str
+    # Recording the call from the answer document (Vonage's NCCO), its events sent to `event_url`.
+    record: bool = False
+    event_url: str = ""
 
 
 @dataclass(frozen=True)

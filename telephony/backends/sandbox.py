@@ -27,11 +27,13 @@ from telephony.backends.base import (
     OwnedNumber,
     ProviderAccount,
     ProviderEvent,
+    Recording,
     TelephonyBackend,
     TelephonyError,
     WebhookRequest,
     WebhookResponse,
 )
+from telephony.detection import AnsweredBy, MachineDetection
 from telephony.numbers import mask_number
 
 logger = logging.getLogger(__name__)
@@ -51,6 +53,12 @@ EVENT_STATUS = {
     "canceled": ("canceled", "canceled"),
 }
 LIFECYCLE = ("initiated", "ringing", "answered", "completed")
+# Events that report no status: answering-machine detection's outcome ("answered_by"), the machine's beep (its greeting
+# is over), and a recording ready ("recording_url", "recording_duration").
+DETECTION = "amd"
+BEEP = "beep"
+RECORDING = "recording"
+RECORDING_URL = "https://sandbox.burki.invalid/recordings/{call_sid}.mp3"  # .invalid: reaches nothing, ever
 
 
 @dataclass(frozen=True)
@@ -59,7 +67,8 @@ class Step:
 
     event: str
     after: float
-    duration: int = 0  # the call's length, sent with the event that ends it
+    duration: int = 0  # the call's length, sent with the event that ends it (and with its recording)
+    answered_by: str = ""  # what detection found, sent with a DETECTION step
 
 
 # Destinations that play another outcome, like Twilio's magic test numbers: in the fictional +1 415 555 01xx range
@@ -70,8 +79,12 @@ MAGIC_NUMBERS = {
     "+14155550192": "no-answer",
     "+14155550193": "failed",
     "+14155550194": "long",
+    "+14155550195": "machine",
 }
 LONG_CALL_SECONDS = 600
+# A machine's greeting, from the answer to its beep; then the voicemail message, said after the beep.
+GREETING_SECONDS = 3
+MESSAGE_SECONDS = 2
 
 
 @dataclass(frozen=True)
@@ -84,6 +97,7 @@ class SandboxCall:
 # What the sandbox was asked to do, in order; tests read and clear these (as they do django.core.mail.outbox).
 outbox: list[SandboxCall] = []
 hangups: list[str] = []
+voicemails: list[tuple[str, str]] = []  # (call_sid, the message left)
 
 
 def webhook_secret(account: ProviderAccount) -> bytes:
@@ -108,8 +122,15 @@ class SandboxBackend(TelephonyBackend):
     def autoplay(self) -> bool:
         return bool(self.options.get("AUTOPLAY", True))
 
-    def script(self, to_number: str) -> tuple[Step, ...]:
-        """What a call to `to_number` does, webhook by webhook (see MAGIC_NUMBERS)."""
+    def script(
+        self, to_number: str, *, machine_detection: str = MachineDetection.OFF, record: bool = False
+    ) -> tuple[Step, ...]:
+        """What a call to `to_number` does, webhook by webhook (see MAGIC_NUMBERS).
+
+        Like a carrier, the sandbox reports answering-machine detection only to a call that asked for it: a person
+        answers every answered call but those to the machine's number, where a machine does (and, in leave_message
+        mode, beeps after its greeting). An answered call that asked for a recording gets one after its end.
+        """
         outcome = MAGIC_NUMBERS.get(to_number, "completed")
         seconds = LONG_CALL_SECONDS if outcome == "long" else int(self.options.get("CALL_SECONDS", 5))
         if outcome == "failed":
@@ -118,7 +139,22 @@ class SandboxBackend(TelephonyBackend):
             return (Step("initiated", 0), Step("ringing", 1), Step("busy", 1))
         if outcome == "no-answer":
             return (Step("initiated", 0), Step("ringing", 1), Step("no-answer", seconds))
-        return (Step("initiated", 0), Step("ringing", 1), Step("answered", 1), Step("completed", seconds, seconds))
+        steps = [Step("initiated", 0), Step("ringing", 1), Step("answered", 1)]
+        detects = machine_detection != MachineDetection.OFF
+        if detects and outcome == "machine":
+            steps.append(Step(DETECTION, 1, answered_by=AnsweredBy.MACHINE))
+            if machine_detection == MachineDetection.HANGUP:
+                seconds = 2  # Burki hangs up at once: the end follows a second later
+            elif machine_detection == MachineDetection.LEAVE_MESSAGE:
+                steps.append(Step(BEEP, GREETING_SECONDS - 1))
+                seconds = MESSAGE_SECONDS  # the message is said, then Burki's hang-up ends the call
+        elif detects:
+            steps.append(Step(DETECTION, 1, answered_by=AnsweredBy.HUMAN))
+        elapsed = int(sum(step.after for step in steps[3:]))
+        steps.append(Step("completed", max(seconds - elapsed, 1) if elapsed else seconds, max(seconds, elapsed + 1)))
+        if record:
+            steps.append(Step(RECORDING, 1, steps[-1].duration))
+        return tuple(steps)
 
     def dial(self, account: ProviderAccount, request: DialRequest) -> DialResult:
         refused = [p for p in self.options.get("REFUSE_PREFIXES", []) if p and request.to_number.startswith(p)]
@@ -141,6 +177,10 @@ class SandboxBackend(TelephonyBackend):
     def hangup(self, account: ProviderAccount, call_sid: str) -> None:
         hangups.append(call_sid)
         logger.info("sandbox hung up %s", call_sid)
+
+    def leave_message(self, account: ProviderAccount, call_sid: str, *, text: str, streaming: bool) -> None:
+        voicemails.append((call_sid, text))
+        logger.info("sandbox left a voicemail message on %s", call_sid)
 
     def owned_numbers(self, account: ProviderAccount, *, number: str | None = None) -> list[OwnedNumber]:
         # Every number is the sandbox's to use, since it calls no one; asked for all of them, it names none.
@@ -165,17 +205,42 @@ class SandboxBackend(TelephonyBackend):
             raise ValueError("body is not JSON") from None
         if not isinstance(data, dict) or not isinstance(data.get("event"), str):
             raise ValueError("expected a JSON object with an 'event'")
-        if data["event"] not in EVENT_STATUS:
+        event = data["event"]
+        call_sid = data.get("call_sid") if isinstance(data.get("call_sid"), str) else None
+        key = str(data.get("event_id") or event)
+        if event == DETECTION:
+            answered_by = data.get("answered_by")
+            if answered_by not in AnsweredBy.values:
+                raise ValueError(f"answered_by must be one of {', '.join(AnsweredBy.values)}")
+            return ProviderEvent(
+                event_type=event, key=key, status=None, call_sid=call_sid, answered_by=answered_by, payload=data
+            )
+        if event == BEEP:
+            return ProviderEvent(
+                event_type=event, key=key, status=None, call_sid=call_sid, greeting_ended=True, payload=data
+            )
+        if event == RECORDING:
+            url, duration = data.get("recording_url"), data.get("recording_duration")
+            if not isinstance(url, str) or not url:
+                raise ValueError("a recording event needs its recording_url")
+            return ProviderEvent(
+                event_type=event,
+                key=key,
+                status=None,
+                call_sid=call_sid,
+                recording=Recording(url=url, duration=_whole(duration)),
+                payload=data,
+            )
+        if event not in EVENT_STATUS:
             return None
-        status, end_reason = EVENT_STATUS[data["event"]]
-        duration = data.get("duration")
+        status, end_reason = EVENT_STATUS[event]
         return ProviderEvent(
-            event_type=data["event"],
-            key=str(data.get("event_id") or data["event"]),
+            event_type=event,
+            key=key,
             status=status,
-            call_sid=data.get("call_sid") if isinstance(data.get("call_sid"), str) else None,
+            call_sid=call_sid,
             end_reason=end_reason,
-            duration=duration if isinstance(duration, int) and not isinstance(duration, bool) else None,
+            duration=_whole(data.get("duration")),
             payload=data,
         )
 
@@ -201,21 +266,26 @@ class SandboxBackend(TelephonyBackend):
         call_sid: str,
         answer_url: str,
         status_url: str,
-        events: Iterable[str] = LIFECYCLE,
-        duration: int = 7,
+        steps: Iterable[Step],
     ) -> list[tuple[str, int]]:
-        """Play a call's lifecycle against our own webhooks with real, signed HTTP requests.
+        """Play a call's steps against our own webhooks with real, signed HTTP requests (without waiting between
+        them: the caller paces them).
 
         Returns (what, HTTP status) for each request, in order.
         """
         results: list[tuple[str, int]] = []
-        for event in events:
-            if event == "answered":
+        for step in steps:
+            if step.event == "answered":
                 results.append(("answer", self._post(account, answer_url, {"call_sid": call_sid})))
-            body: dict[str, Any] = {"event": event, "call_sid": call_sid, "event_id": f"{call_sid}:{event}"}
-            if EVENT_STATUS.get(event, ("", ""))[1]:
-                body["duration"] = duration if event == "completed" else 0
-            results.append((event, self._post(account, status_url, body)))
+            body: dict[str, Any] = {"event": step.event, "call_sid": call_sid, "event_id": f"{call_sid}:{step.event}"}
+            if EVENT_STATUS.get(step.event, ("", ""))[1]:
+                body["duration"] = step.duration if step.event == "completed" else 0
+            if step.event == DETECTION:
+                body["answered_by"] = step.answered_by
+            if step.event == RECORDING:
+                body["recording_url"] = RECORDING_URL.format(call_sid=call_sid)
+                body["recording_duration"] = step.duration
+            results.append((step.event, self._post(account, status_url, body)))
         return results
 
     def _post(self, account: ProviderAccount, url: str, payload: dict[str, Any]) -> int:
@@ -236,3 +306,7 @@ class SandboxBackend(TelephonyBackend):
                 return int(response.status)
         except urllib.error.HTTPError as exc:
             return int(exc.code)
+
+
+def _whole(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

@@ -14,12 +14,14 @@ from django.conf import settings
 from telephony.backends.base import (
     MAX_OWNED_NUMBERS,
     AnswerInstructions,
+    CallState,
     ClientCache,
     DialRequest,
     DialResult,
     OwnedNumber,
     ProviderAccount,
     ProviderEvent,
+    Recording,
     TelephonyBackend,
     TelephonyError,
     WebhookKind,
@@ -31,6 +33,7 @@ from telephony.backends.base import (
     provider_unreachable,
     required_credentials,
 )
+from telephony.detection import AnsweredBy, MachineDetection
 
 if TYPE_CHECKING:
     from telnyx import Telnyx
@@ -56,6 +59,31 @@ HANGUP_STATUS = {
     "originator_cancel": "canceled",
 }
 
+
+# Our machine_detection mode -> answering_machine_detection. greeting_end reports, after `machine`, when the
+# greeting ends with a beep or with silence (detect_beep reports only a beep: a machine without one would never get
+# its message).
+MACHINE_DETECTION: dict[str, str] = {
+    MachineDetection.DETECT: "detect",
+    MachineDetection.HANGUP: "detect",
+    MachineDetection.LEAVE_MESSAGE: "greeting_end",
+}
+# Detection results -> normalized: call.machine.detection.ended (standard), and
+# call.machine.premium.detection.ended (premium; never asked for by Burki, understood all the same).
+DETECTION_RESULTS = {
+    "human": AnsweredBy.HUMAN,
+    "human_residence": AnsweredBy.HUMAN,
+    "human_business": AnsweredBy.HUMAN,
+    "machine": AnsweredBy.MACHINE,
+    "fax_detected": AnsweredBy.FAX,
+    "silence": AnsweredBy.UNKNOWN,
+    "not_sure": AnsweredBy.UNKNOWN,
+}
+DETECTION_ENDED = frozenset({"call.machine.detection.ended", "call.machine.premium.detection.ended"})
+# Whatever their result (beep_detected, ended, not_sure; premium: beep_detected, no_beep_detected, prompt_ended),
+# these say that the machine's greeting is over.
+GREETING_ENDED = frozenset({"call.machine.greeting.ended", "call.machine.premium.greeting.ended"})
+RECORDING_SAVED = "call.recording.saved"
 
 # A number listed with one of these statuses is no longer (or never was) the account's to call from.
 GONE_STATUSES = frozenset({"deleted", "ported-out", "purchase-failed", "port-failed"})
@@ -97,6 +125,12 @@ class TelnyxBackend(TelephonyBackend):
             params["time_limit_secs"] = request.time_limit
         if request.stream_url is not None:
             params["stream_url"] = request.stream_url
+        if request.machine_detection in MACHINE_DETECTION:
+            params["answering_machine_detection"] = MACHINE_DETECTION[request.machine_detection]
+        if request.record:
+            params["record"] = "record-from-answer"
+            params["record_format"] = "mp3"
+            params["record_channels"] = "dual"
         try:
             response = client.calls.dial(**params)
         except Exception as exc:
@@ -142,28 +176,63 @@ class TelnyxBackend(TelephonyBackend):
 
     # --- webhooks ---
 
-    def on_event(self, account: ProviderAccount, event: ProviderEvent, *, say: str | None) -> None:
-        """Without a media stream, speak the welcome message once answered, then hang up when it has been said.
+    def on_event(self, account: ProviderAccount, event: ProviderEvent, *, state: CallState) -> None:
+        """Without a media stream, speak the welcome message once a person is on the line, then hang up when it has
+        been said; hang up, too, once the voicemail message has been said.
 
-        Call Control has no answer document, so what TwiML or an NCCO would say is two commands here.
+        Call Control has no answer document, so what TwiML or an NCCO would say is commands here. A call that hangs
+        up on machines waits for detection's outcome before it speaks: the welcome message is not for a machine.
         """
-        if say is None or not event.call_sid or event.event_type not in ("call.answered", "call.speak.ended"):
+        if not event.call_sid:
             return
+        waits_for_detection = state.machine_detection in (MachineDetection.HANGUP, MachineDetection.LEAVE_MESSAGE)
+        if event.event_type == "call.speak.ended":
+            # Only after a speak of ours: without a media stream, or the voicemail message.
+            if state.say is not None or state.leaving_message:
+                self._command(account, "hangup", event.call_sid)
+            return
+        if state.say is None:
+            return
+        if (event.event_type == "call.answered" and not waits_for_detection) or (
+            event.event_type in DETECTION_ENDED
+            and waits_for_detection
+            and state.answered_by in (AnsweredBy.HUMAN, AnsweredBy.UNKNOWN)
+        ):
+            self._command(account, "speak", event.call_sid, text=state.say)
+
+    def _command(self, account: ProviderAccount, action: str, call_control_id: str, *, text: str = "") -> None:
         client, _ = self._client(account)
         try:
-            if event.event_type == "call.answered":
-                # command_id: a redelivered call.answered must not make Telnyx say it twice.
+            # command_id: a redelivered event must not make Telnyx say (or do) it twice.
+            if action == "speak":
                 client.calls.actions.speak(
-                    event.call_sid,
-                    payload=say[:SPEAK_LIMIT],
+                    call_control_id,
+                    payload=text[:SPEAK_LIMIT],
                     voice="female",
                     language="en-US",
-                    command_id=f"{event.call_sid}:speak",
+                    command_id=f"{call_control_id}:speak",
                 )
             else:
-                client.calls.actions.hangup(event.call_sid, command_id=f"{event.call_sid}:hangup")
+                client.calls.actions.hangup(call_control_id, command_id=f"{call_control_id}:hangup")
         except Exception as exc:
-            raise self._error(exc, "speak" if event.event_type == "call.answered" else "hangup") from exc
+            raise self._error(exc, action) from exc
+
+    def leave_message(self, account: ProviderAccount, call_sid: str, *, text: str, streaming: bool) -> None:
+        """Stop the media stream (the voice engine must not talk over the message), speak the message; the hang-up
+        follows its call.speak.ended (on_event)."""
+        client, _ = self._client(account)
+        try:
+            if streaming:
+                client.calls.actions.stop_streaming(call_sid, command_id=f"{call_sid}:stream-stop")
+            client.calls.actions.speak(
+                call_sid,
+                payload=text[:SPEAK_LIMIT],
+                voice="female",
+                language="en-US",
+                command_id=f"{call_sid}:voicemail",
+            )
+        except Exception as exc:
+            raise self._error(exc, "voicemail message") from exc
 
     def verify_webhook(self, account: ProviderAccount, request: WebhookRequest) -> bool:
         """Ed25519 over b"<timestamp>|<raw body>" with the account's public key (what Telnyx's own verifier does,
@@ -227,6 +296,15 @@ class TelnyxBackend(TelephonyBackend):
             status = HANGUP_STATUS.get(end_reason, "failed")
             if status == "completed":
                 duration = _seconds_between(payload.get("start_time"), payload.get("end_time"))
+        answered_by, greeting_ended, recording = "", False, None
+        if event_type in DETECTION_ENDED:
+            result = payload.get("result")
+            answered_by = DETECTION_RESULTS.get(result, AnsweredBy.UNKNOWN) if isinstance(result, str) else ""
+            answered_by = answered_by or AnsweredBy.UNKNOWN
+        elif event_type in GREETING_ENDED:
+            greeting_ended = True
+        elif event_type == RECORDING_SAVED:
+            recording = _recording(payload)
         call_control_id = payload.get("call_control_id")
         # Our call's token stays out of the stored event: client_state is the token (base64), and meta.delivered_to
         # is the webhook URL, which ends with it.
@@ -241,6 +319,9 @@ class TelnyxBackend(TelephonyBackend):
             end_reason=end_reason,
             duration=duration,
             payload=kept,
+            answered_by=answered_by,
+            greeting_ended=greeting_ended,
+            recording=recording,
         )
 
     def answer(self, instructions: AnswerInstructions) -> WebhookResponse:
@@ -315,6 +396,21 @@ def _error_details(body: object, status: int) -> tuple[str | None, str]:
     if isinstance(body, str) and body:
         return None, f"HTTP {status}: {body[:200]}"
     return None, f"HTTP {status}"
+
+
+def _recording(payload: Mapping[str, Any]) -> Recording | None:
+    """call.recording.saved: its public_recording_urls (lasting; an option of the Telnyx account) if any, else its
+    recording_urls (valid for 10 minutes); mp3 before wav. The duration is recording_ended_at - recording_started_at.
+    """
+    for key in ("public_recording_urls", "recording_urls"):
+        urls = payload.get(key)
+        if not isinstance(urls, dict):
+            continue
+        url = next((urls[kind] for kind in ("mp3", "wav") if isinstance(urls.get(kind), str) and urls[kind]), None)
+        if url:
+            duration = _seconds_between(payload.get("recording_started_at"), payload.get("recording_ended_at"))
+            return Recording(url=url, duration=duration)
+    return None
 
 
 def _without(mapping: Mapping[str, Any], key: str) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from telephony.backends.base import (
     OwnedNumber,
     ProviderAccount,
     ProviderEvent,
+    Recording,
     TelephonyBackend,
     TelephonyError,
     WebhookKind,
@@ -27,6 +28,7 @@ from telephony.backends.base import (
     provider_unreachable,
     required_credentials,
 )
+from telephony.detection import AnsweredBy, MachineDetection
 
 if TYPE_CHECKING:
     from twilio.rest import Client
@@ -40,6 +42,23 @@ STATUSES = frozenset(
     {"queued", "initiated", "ringing", "in-progress", "completed", "busy", "no-answer", "failed", "canceled"}
 )
 ENDED = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
+# Our machine_detection mode -> Twilio's MachineDetection: DetectMessageEnd waits for the greeting's end (a beep,
+# silence, or anything else) before it reports machine_end_*, the moment to leave a message.
+MACHINE_DETECTION: dict[str, str] = {
+    MachineDetection.DETECT: "Enable",
+    MachineDetection.HANGUP: "Enable",
+    MachineDetection.LEAVE_MESSAGE: "DetectMessageEnd",
+}
+# AnsweredBy -> normalized; the machine_end_* values also say that the greeting is over.
+ANSWERED_BY = {
+    "human": AnsweredBy.HUMAN,
+    "machine_start": AnsweredBy.MACHINE,
+    "machine_end_beep": AnsweredBy.MACHINE,
+    "machine_end_silence": AnsweredBy.MACHINE,
+    "machine_end_other": AnsweredBy.MACHINE,
+    "fax": AnsweredBy.FAX,
+    "unknown": AnsweredBy.UNKNOWN,
+}
 # Characters XML 1.0 cannot carry at all, even escaped: in a welcome message they would make Twilio reject the
 # whole TwiML document (and the call would end with "an application error has occurred").
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -73,6 +92,19 @@ class TwilioBackend(TelephonyBackend):
         }
         if request.time_limit is not None:
             params["time_limit"] = request.time_limit
+        if request.machine_detection in MACHINE_DETECTION:
+            params["machine_detection"] = MACHINE_DETECTION[request.machine_detection]
+            # Asynchronous: the call is connected (and streams) at once, and the outcome comes to the status URL
+            # later, instead of the callee hearing seconds of silence while Twilio listens.
+            params["async_amd"] = "true"
+            params["async_amd_status_callback"] = request.status_url
+            params["async_amd_status_callback_method"] = "POST"
+        if request.record:
+            params["record"] = True
+            params["recording_channels"] = "dual"
+            params["recording_status_callback"] = request.status_url
+            params["recording_status_callback_event"] = ["completed"]
+            params["recording_status_callback_method"] = "POST"
         try:
             call = client.calls.create(**params)
         except Exception as exc:
@@ -92,6 +124,19 @@ class TwilioBackend(TelephonyBackend):
             client.calls(call_sid).update(status="completed")
         except Exception as exc:
             raise self._error(exc, "hangup") from exc
+
+    def leave_message(self, account: ProviderAccount, call_sid: str, *, text: str, streaming: bool) -> None:
+        from twilio.twiml.voice_response import VoiceResponse
+
+        # New TwiML for the live call: it ends the <Connect><Stream> (if any), says the message, then hangs up.
+        response = VoiceResponse()
+        response.say(_xml_safe(text))
+        response.hangup()
+        client = self._client(account)
+        try:
+            client.calls(call_sid).update(twiml=response.to_xml())
+        except Exception as exc:
+            raise self._error(exc, "voicemail message") from exc
 
     def owned_numbers(self, account: ProviderAccount, *, number: str | None = None) -> list[OwnedNumber]:
         client = self._client(account)
@@ -135,7 +180,13 @@ class TwilioBackend(TelephonyBackend):
         return request.params.get("CallSid") == call_sid
 
     def parse_event(self, request: WebhookRequest) -> ProviderEvent | None:
+        """A call status callback, or (to the same URL, which Twilio's signature covers) the asynchronous AMD
+        callback or a recording status callback, which carry no CallStatus."""
         params = dict(request.params)
+        if "AnsweredBy" in params and "CallStatus" not in params:
+            return self._detection_event(params)
+        if "RecordingSid" in params and "CallStatus" not in params:
+            return self._recording_event(params)
         call_status = params.get("CallStatus", "")
         if not call_status:
             raise ValueError("expected a Twilio status callback (no CallStatus)")
@@ -148,6 +199,36 @@ class TwilioBackend(TelephonyBackend):
             call_sid=params.get("CallSid") or None,
             end_reason=call_status if status in ENDED else "",
             duration=_whole_seconds(params.get("CallDuration")),
+            payload=params,
+        )
+
+    def _detection_event(self, params: dict[str, str]) -> ProviderEvent:
+        # AccountSid, CallSid, AnsweredBy, MachineDetectionDuration (milliseconds).
+        answered_by = params["AnsweredBy"]
+        return ProviderEvent(
+            event_type="amd",
+            key=f"amd:{answered_by}",  # Twilio reports once per call; a retry of that request is a duplicate
+            status=None,
+            call_sid=params.get("CallSid") or None,
+            # A value Twilio adds later is not taken for a person.
+            answered_by=ANSWERED_BY.get(answered_by, AnsweredBy.UNKNOWN),
+            greeting_ended=answered_by.startswith("machine_end_"),
+            payload=params,
+        )
+
+    def _recording_event(self, params: dict[str, str]) -> ProviderEvent:
+        # AccountSid, CallSid, RecordingSid, RecordingUrl, RecordingStatus, RecordingDuration, RecordingChannels,
+        # RecordingStartTime, RecordingSource, ErrorCode. Only "completed" was asked for; "absent" and "failed" are
+        # kept without a recording.
+        recording_status = params.get("RecordingStatus", "")
+        url = params.get("RecordingUrl", "")
+        ready = recording_status == "completed" and bool(url)
+        return ProviderEvent(
+            event_type=f"recording-{recording_status or 'unknown'}",
+            key=f"recording:{params['RecordingSid']}:{recording_status}",
+            status=None,
+            call_sid=params.get("CallSid") or None,
+            recording=Recording(url=url, duration=_whole_seconds(params.get("RecordingDuration"))) if ready else None,
             payload=params,
         )
 

@@ -10,6 +10,7 @@ import math
 import re
 import time
 from collections.abc import Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -23,6 +24,7 @@ from telephony.backends.base import (
     OwnedNumber,
     ProviderAccount,
     ProviderEvent,
+    Recording,
     TelephonyBackend,
     TelephonyError,
     WebhookKind,
@@ -34,6 +36,7 @@ from telephony.backends.base import (
     provider_unreachable,
     required_credentials,
 )
+from telephony.detection import AnsweredBy, MachineDetection
 
 if TYPE_CHECKING:
     from vonage import Vonage
@@ -60,6 +63,16 @@ EVENT_STATUS = {
 ENDED = frozenset({"completed", "busy", "timeout", "unanswered", "rejected", "failed", "cancelled"})
 STREAM_CONTENT_TYPE = "audio/l16;rate=16000"
 TALK_MAX_LENGTH = 1500  # the SDK's Talk model refuses longer text
+# Our machine_detection mode -> advanced_machine_detection's behavior and mode. In `hangup`, Vonage itself ends the
+# call when a machine answers; detect_beep also reports the beep (sub_state beep_start), or that none came within
+# beep_timeout seconds (sub_state beep_timeout): either way the greeting is over, and the message is left then.
+ADVANCED_MACHINE_DETECTION: dict[str, dict[str, Any]] = {
+    MachineDetection.DETECT: {"behavior": "continue", "mode": "detect"},
+    MachineDetection.HANGUP: {"behavior": "hangup", "mode": "detect"},
+    MachineDetection.LEAVE_MESSAGE: {"behavior": "continue", "mode": "detect_beep", "beep_timeout": 45},
+}
+DETECTION_STATUSES = {"human": AnsweredBy.HUMAN, "machine": AnsweredBy.MACHINE}
+GREETING_OVER = frozenset({"beep_start", "beep_timeout"})
 # Bounds the SDK's request model enforces before sending anything.
 RINGING_TIMER_RANGE = (1, 120)
 LENGTH_TIMER_RANGE = (1, 86400)
@@ -93,6 +106,7 @@ class VonageBackend(TelephonyBackend):
     API; empty for rest.nexmo.com), TIMEOUT (seconds, default 5)."""
 
     provider = "vonage"
+    hangs_up_on_machine = True  # advanced_machine_detection behavior "hangup"
 
     def __init__(self, *, provider: str, options: Mapping[str, Any]) -> None:
         super().__init__(provider=provider, options=options)
@@ -122,6 +136,19 @@ class VonageBackend(TelephonyBackend):
             client.voice.hangup(call_sid)
         except Exception as exc:
             raise self._error(exc, "hangup") from exc
+
+    def leave_message(self, account: ProviderAccount, call_sid: str, *, text: str, streaming: bool) -> None:
+        """Transfer the call to an NCCO that says the message: it replaces the running one (the voice engine's
+        websocket with it), and the call ends after its last action."""
+        from vonage_voice.models.ncco import Talk
+
+        client = self._client(account)
+        try:
+            # vonage-voice's transfer_call_ncco sends PUT /v1/calls/{uuid} {"action": "transfer", "destination":
+            # {"type": "ncco", "ncco": [...]}}.
+            client.voice.transfer_call_ncco(call_sid, [Talk(text=text[:TALK_MAX_LENGTH])])
+        except Exception as exc:
+            raise self._error(exc, "voicemail message") from exc
 
     def owned_numbers(self, account: ProviderAccount, *, number: str | None = None) -> list[OwnedNumber]:
         from vonage_numbers import ListOwnedNumbersFilter
@@ -201,17 +228,37 @@ class VonageBackend(TelephonyBackend):
         return isinstance(uuid, str) and bool(uuid) and (call_sid is None or uuid == call_sid)
 
     def parse_event(self, request: WebhookRequest) -> ProviderEvent | None:
-        """Every event is kept; those without a call status (input, transfer, record, AMD's human/machine, ...)
-        are kept with status None."""
+        """Every event is kept; those without a call status (input, transfer, record, human/machine, ...) are kept
+        with status None.
+
+        Advanced machine detection reports `status` "human" or "machine" (with `sub_state` beep_start or
+        beep_timeout in detect_beep mode) and names the call `call_uuid`, not `uuid`. A record action's event has no
+        status: recording_url, recording_uuid, start_time, end_time, size, conversation_uuid, timestamp.
+        """
         data = json_object(request.body)
-        vonage_status, uuid, timestamp = data.get("status"), data.get("uuid"), data.get("timestamp")
+        vonage_status, timestamp = data.get("status"), data.get("timestamp")
+        uuid = data.get("uuid") or data.get("call_uuid")
         if vonage_status is not None and not isinstance(vonage_status, str):
             raise ValueError("status is not a string")
         if vonage_status and not (isinstance(uuid, str) and uuid):
             raise ValueError("a call status event without the call's uuid")
-        if vonage_status:
+        answered_by, greeting_ended, recording = "", False, None
+        if vonage_status in DETECTION_STATUSES:
+            sub_state = data.get("sub_state")
+            sub_state = sub_state if isinstance(sub_state, str) else ""
+            event_type = f"{vonage_status}:{sub_state}" if sub_state else vonage_status
+            key = f"{uuid}:{event_type}:{timestamp or ''}"
+            answered_by = DETECTION_STATUSES[vonage_status]
+            greeting_ended = vonage_status == "machine" and sub_state in GREETING_OVER
+        elif vonage_status:
             event_type = vonage_status
             key = f"{uuid}:{vonage_status}:{timestamp or ''}"
+        elif isinstance(data.get("recording_url"), str) and isinstance(data.get("recording_uuid"), str):
+            event_type = "record"
+            key = f"record:{data['recording_uuid']}"
+            recording = Recording(
+                url=data["recording_url"], duration=_seconds_between(data.get("start_time"), data.get("end_time"))
+            )
         else:
             # No status to key on: the event's own bytes identify a redelivery.
             event_type = str(data.get("type") or "event")
@@ -224,13 +271,29 @@ class VonageBackend(TelephonyBackend):
             end_reason=event_type if vonage_status in ENDED else "",
             duration=_whole_seconds(data.get("duration")),
             payload=data,
+            answered_by=answered_by,
+            greeting_ended=greeting_ended,
+            recording=recording,
         )
 
     def answer(self, instructions: AnswerInstructions) -> WebhookResponse:
         from vonage_voice.models.connect_endpoints import WebsocketEndpoint
-        from vonage_voice.models.ncco import Connect, NccoAction, Talk
+        from vonage_voice.models.ncco import Connect, NccoAction, Record, Talk
 
-        actions: list[NccoAction]
+        actions: list[NccoAction] = []
+        if instructions.record:
+            # Vonage records only what an NCCO asks for: first, so that it covers the whole call. It does not hold up
+            # the next action; the recording ends with the call (or after Vonage's own 2-hour limit), and its event
+            # comes to our status URL, signed like every other.
+            actions.append(
+                Record(
+                    format="mp3",
+                    split="conversation",
+                    channels=2,
+                    eventUrl=[instructions.event_url],
+                    eventMethod="POST",
+                )
+            )
         if instructions.stream_url:
             endpoint = WebsocketEndpoint(
                 uri=instructions.stream_url,
@@ -240,10 +303,10 @@ class VonageBackend(TelephonyBackend):
                 # Vonage sends these to the voice engine in the WebSocket's first (JSON) message.
                 headers=dict(instructions.parameters),
             )
-            actions = [Connect(endpoint=[endpoint], from_=instructions.from_number.lstrip("+"))]
+            actions.append(Connect(endpoint=[endpoint], from_=instructions.from_number.lstrip("+")))
         else:
             # The call ends after the NCCO's last action: speaking is all it does.
-            actions = [Talk(text=instructions.say[:TALK_MAX_LENGTH])]
+            actions.append(Talk(text=instructions.say[:TALK_MAX_LENGTH]))
         ncco = [action.model_dump(mode="json", by_alias=True, exclude_none=True) for action in actions]
         return WebhookResponse(content=json.dumps(ncco).encode(), content_type="application/json")
 
@@ -252,7 +315,7 @@ class VonageBackend(TelephonyBackend):
         return WebhookResponse(content=b"[]", content_type="application/json")
 
     def _create_call_request(self, request: DialRequest) -> Any:
-        from vonage_voice import CreateCallRequest
+        from vonage_voice import AdvancedMachineDetection, CreateCallRequest
 
         params: dict[str, Any] = {
             # Vonage wants E.164 digits without the "+".
@@ -269,6 +332,10 @@ class VonageBackend(TelephonyBackend):
         }
         if request.time_limit is not None:
             params["length_timer"] = _clamp(request.time_limit, LENGTH_TIMER_RANGE)
+        if request.machine_detection in ADVANCED_MACHINE_DETECTION:
+            params["advanced_machine_detection"] = AdvancedMachineDetection(
+                **ADVANCED_MACHINE_DETECTION[request.machine_detection]
+            )
         try:
             return CreateCallRequest(**params)
         except Exception as exc:
@@ -400,6 +467,17 @@ def _credentials(alias: str, account: ProviderAccount) -> dict[str, str]:
             kind=TelephonyError.REJECTED,
         )
     return credentials
+
+
+def _seconds_between(start: object, end: object) -> int | None:
+    """Whole seconds between two ISO 8601 times ("2020-01-01T12:00:00Z"); None unless both are there and readable."""
+    if not isinstance(start, str) or not isinstance(end, str):
+        return None
+    try:
+        seconds = (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+    except (TypeError, ValueError):
+        return None
+    return max(0, round(seconds))
 
 
 def _whole_seconds(value: object) -> int | None:
