@@ -140,18 +140,19 @@ class SandboxBackend(TelephonyBackend):
         if outcome == "no-answer":
             return (Step("initiated", 0), Step("ringing", 1), Step("no-answer", seconds))
         steps = [Step("initiated", 0), Step("ringing", 1), Step("answered", 1)]
-        detects = machine_detection != MachineDetection.OFF
-        if detects and outcome == "machine":
-            steps.append(Step(DETECTION, 1, answered_by=AnsweredBy.MACHINE))
-            if machine_detection == MachineDetection.HANGUP:
-                seconds = 2  # Burki hangs up at once: the end follows a second later
-            elif machine_detection == MachineDetection.LEAVE_MESSAGE:
+        last = seconds  # from the step before the end to the end
+        if machine_detection != MachineDetection.OFF:
+            # Detection takes a second from the answer.
+            machine = outcome == "machine"
+            steps.append(Step(DETECTION, 1, answered_by=AnsweredBy.MACHINE if machine else AnsweredBy.HUMAN))
+            last = max(seconds - 1, 1)
+            if machine and machine_detection == MachineDetection.HANGUP:
+                last = 1  # Burki hangs up at once
+            elif machine and machine_detection == MachineDetection.LEAVE_MESSAGE:
                 steps.append(Step(BEEP, GREETING_SECONDS - 1))
-                seconds = MESSAGE_SECONDS  # the message is said, then Burki's hang-up ends the call
-        elif detects:
-            steps.append(Step(DETECTION, 1, answered_by=AnsweredBy.HUMAN))
-        elapsed = int(sum(step.after for step in steps[3:]))
-        steps.append(Step("completed", max(seconds - elapsed, 1) if elapsed else seconds, max(seconds, elapsed + 1)))
+                last = MESSAGE_SECONDS  # the message is said after the beep, then the carrier hangs up
+        duration = int(sum(step.after for step in steps[3:]) + last)
+        steps.append(Step("completed", last, duration))
         if record:
             steps.append(Step(RECORDING, 1, steps[-1].duration))
         return tuple(steps)

@@ -9,6 +9,7 @@ from assistants.selectors import phone_number_find
 from burki.errors import ServiceError
 from calls.models import Call
 from calls.services import call_initiate, call_simulate
+from telephony.detection import MachineDetection
 from telephony.numbers import InvalidPhoneNumber, normalize_e164
 
 # The service names fields as the API does; a refusal here names the option the operator typed.
@@ -19,6 +20,9 @@ OPTION_NAMES = {
     "welcome_message": "--welcome",
     "agenda": "--agenda",
     "variables": "--var",
+    "machine_detection": "--machine-detection",
+    "voicemail_message": "--voicemail",
+    "record": "--record",
 }
 
 
@@ -47,6 +51,13 @@ class Command(BaseCommand):
             metavar="KEY=VALUE",
             help="A template variable (a string), repeatable; a dotted KEY (customer.name=Ada) nests.",
         )
+        parser.add_argument(
+            "--machine-detection",
+            choices=MachineDetection.values,
+            help="Instead of the assistant's: what to do when an answering machine answers.",
+        )
+        parser.add_argument("--voicemail", metavar="TEXT", help="The message leave_message says after the beep.")
+        parser.add_argument("--record", action="store_true", default=None, help="Have the carrier record the call.")
         parser.add_argument(
             "--simulate",
             action="store_true",
@@ -85,6 +96,9 @@ class Command(BaseCommand):
                 welcome_message=options["welcome"],
                 agenda=options["agenda"],
                 variables=variables,
+                machine_detection=options["machine_detection"],
+                voicemail_message=options["voicemail"],
+                record=options["record"],
                 sandbox_autoplay=not options["simulate"],  # played here instead, so no worker plays it too
             )
         except ServiceError as exc:
@@ -110,7 +124,13 @@ class Command(BaseCommand):
             for what, code in simulated:
                 self.stdout.write(f"  simulated {what}: HTTP {code}")
             if simulated:
-                self.stdout.write(f"Final status: {call.status} (duration {call.duration}s)")
+                self.stdout.write(
+                    f"Final status: {call.status} (duration {call.duration}s, end reason {call.end_reason}"
+                    + (f", answered by {call.answered_by}" if call.answered_by else "")
+                    + ")"
+                )
+                if call.recording_url:
+                    self.stdout.write(f"Recording: {call.recording_url} ({call.recording_duration}s)")
 
 
 def _simulate(call: Call) -> list[tuple[str, int]]:
@@ -173,4 +193,8 @@ def _as_json(call: Call, *, organization: str) -> dict[str, Any]:
         "assistant_id": call.assistant_id,
         "flow_id": call.flow_id,
         "welcome_message": call.welcome_message,
+        "machine_detection": call.machine_detection,
+        "answered_by": call.answered_by,
+        "end_reason": call.end_reason,
+        "recording_url": call.recording_url,
     }
