@@ -16,6 +16,7 @@ from burki.errors import ServiceError
 from burki.models import Organization
 from calls.models import Call, CallEvent
 from calls.services import call_initiate
+from telephony.detection import MachineDetection
 from telephony.numbers import MAX_INPUT_LENGTH
 
 CALL_FIELDS = (
@@ -34,8 +35,17 @@ CALL_FIELDS = (
     "agenda",
     "variables",
     "metadata",
+    "machine_detection",
+    "voicemail_message",
+    "record",
+    "max_duration_seconds",
+    "ring_timeout_seconds",
     "error_message",
     "end_reason",
+    "answered_by",
+    "voicemail_left_at",
+    "recording_url",
+    "recording_duration",
     "duration",
     "started_at",
     "answered_at",
@@ -52,6 +62,9 @@ SERVICE_ERROR_FIELDS = {
     "welcome_message": "welcome_message",
     "agenda": "agenda",
     "variables": "variables",
+    "machine_detection": "machine_detection",
+    "voicemail_message": "voicemail_message",
+    "record": "record",
 }
 
 
@@ -94,6 +107,17 @@ class PlaceTestCallForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text='A JSON object, e.g. {"name": "Ada"}.',
     )
+    machine_detection = forms.ChoiceField(
+        choices=[("", "The assistant's"), *MachineDetection.choices],
+        required=False,
+        help_text="What to do when an answering machine answers (sandbox: +14155550195 is one).",
+    )
+    voicemail_message = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        help_text="Said after the beep in leave_message mode. Blank: the assistant's. Supports {{variable}}.",
+    )
+    record = forms.BooleanField(required=False, help_text="Record this call (unticked: as the assistant says).")
 
     def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -151,6 +175,9 @@ class CallAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
                     welcome_message=data["welcome_message"] or None,
                     agenda=data["agenda"] or None,
                     variables=data["variables"],
+                    machine_detection=data["machine_detection"] or None,
+                    voicemail_message=data["voicemail_message"] or None,
+                    record=True if data["record"] else None,
                 )
             except ServiceError as exc:
                 _add_service_error(form, exc)
