@@ -608,8 +608,10 @@ def call_sandbox_play(*, call_id: int, step: int) -> float | None:
     script = _script(backend, call)
     if not 0 <= step < len(script):
         return None
-    # An ended call plays nothing more, but the recording of a call that ended as the script has it.
-    if call.is_over and not (script[step].event == RECORDING and call.status == CallStatus.COMPLETED):
+    # An ended call plays nothing more, but the recording of a call that ended as its script has it (not hung up
+    # through the API, after which the sandbox plays no further step).
+    ended_as_scripted = call.status == CallStatus.COMPLETED and call.end_reason != END_REASON_TERMINATED
+    if call.is_over and not (script[step].event == RECORDING and ended_as_scripted):
         return None
     account = call.telephony_account
     answer_url, status_url = call_callback_urls(call)

@@ -3,6 +3,8 @@ assistant defaults, bounds and templates; and the assistant's own defaults throu
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -314,3 +316,28 @@ def test_an_assistant_cannot_be_switched_to_leave_message_without_a_voicemail_me
     assert set(response.json()["errors"]) == {"voicemail_message"}
     assistant.refresh_from_db()
     assert assistant.machine_detection == "off"
+
+
+# --- the README documents them ----------------------------------------------------------------------------------
+
+
+def readme_section(title: str) -> str:
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    start = text.index(f"\n### {title}\n")
+    return text[start : text.index("\n#", start + 1)]
+
+
+def test_the_readmes_initiate_table_documents_every_field_initiate_takes() -> None:
+    from calls.serializers import CallInitiateInput
+
+    rows = re.findall(r"^\| `(\w+)` \| (?:required|optional) \|", readme_section("`POST /calls/initiate`"), re.M)
+
+    assert rows == list(CallInitiateInput().fields)
+
+
+def test_the_readmes_sandbox_table_documents_every_magic_number() -> None:
+    from telephony.backends.sandbox import MAGIC_NUMBERS
+
+    numbers = re.findall(r"^\| `(\+\d+)` \|", readme_section("The sandbox"), re.M)
+
+    assert numbers == list(MAGIC_NUMBERS)

@@ -186,11 +186,12 @@ def test_a_call_hung_up_through_the_api_gets_no_recording(served: Any) -> None:
     call.refresh_from_db()
     call_terminate(call=call)
 
+    assert [step.event for step in backend().script(PERSON, record=True)][3:] == ["completed", "recording"]
     assert call_sandbox_play(call_id=call.pk, step=3) is None
-    assert call_sandbox_play(call_id=call.pk, step=5) is None
+    assert call_sandbox_play(call_id=call.pk, step=4) is None
 
     call.refresh_from_db()
-    assert (call.status, call.recording_url) == ("completed", "")
+    assert (call.status, call.end_reason, call.recording_url) == ("completed", "terminated", "")
 
 
 def test_place_test_call_simulate_plays_the_machine_and_the_recording(served: Any) -> None:
