@@ -179,6 +179,15 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
 
+# Lists count their rows exactly up to this many; beyond it `total` is the database's estimate, flagged with
+# `total_is_estimate` (an exact count would cost as much as the history is long).
+LIST_EXACT_TOTAL_LIMIT = env.int("LIST_EXACT_TOTAL_LIMIT", default=10_000)
+# Calls (with their events) older than this many days are deleted, unless the organization sets its own
+# call_retention_days (admin). Organizations may also redact calls earlier (redact_after_days); this is the default
+# for those that set none (empty: no redaction).
+CALL_RETENTION_DAYS = env.int("CALL_RETENTION_DAYS", default=400)
+CALL_REDACT_AFTER_DAYS = env.int("CALL_REDACT_AFTER_DAYS", default=None)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["burki.authentication.BearerAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
