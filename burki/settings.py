@@ -7,6 +7,7 @@ import hashlib
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -177,7 +178,14 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    # Once a day, at a quiet hour (UTC): call history past each organization's retention (calls.retention).
+    "apply-call-retention": {
+        "task": "calls.apply_call_retention",
+        "schedule": crontab(hour=3, minute=30),
+        "options": {"expires": 12 * 3600},
+    },
+}
 
 # Lists count their rows exactly up to this many; beyond it `total` is the database's estimate, flagged with
 # `total_is_estimate` (an exact count would cost as much as the history is long).
