@@ -198,11 +198,14 @@ def after(order: list[Key], values: list[Any]) -> Q:
     return Q(**{f"{first.name}__{'lte' if first.descending else 'gte'}": values[0]}) & condition
 
 
-def position(item: Model, order: list[Key]) -> list[Any]:
+def position(item: Model | dict[str, Any], order: list[Key]) -> list[Any]:
+    """A row's values of the order's fields: a model's, or a `values()` row's (which must include them)."""
+    if isinstance(item, dict):
+        return [item[key.name] for key in order]
     return [getattr(item, key.field.attname) for key in order]
 
 
-def encode_cursor(item: Model, order: list[Key]) -> str:
+def encode_cursor(item: Model | dict[str, Any], order: list[Key]) -> str:
     values = [value.isoformat() if isinstance(value, datetime) else value for value in position(item, order)]
     return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
 

@@ -198,6 +198,14 @@ class CallListFilters(serializers.Serializer[Any]):
         )
 
 
+class CallExportParams(CallListFilters):
+    format = serializers.ChoiceField(
+        choices=["csv", "ndjson"],
+        required=False,
+        help_text="csv (the default) or ndjson; without it, `Accept: application/x-ndjson` asks for NDJSON.",
+    )
+
+
 class CallTerminateOutput(serializers.Serializer[Call]):
     success = serializers.SerializerMethodField()
     message = serializers.SerializerMethodField()

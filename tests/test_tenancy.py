@@ -31,6 +31,8 @@ LIST_ENDPOINTS = [
     "/api/v1/telephony/accounts",
     "/api/v1/api-keys",
 ]
+# Not a JSON list, but the same call log: the whole of it, streamed.
+EXPORT_URL = "/api/v1/calls/export"
 
 
 @pytest.fixture
@@ -130,6 +132,17 @@ def test_every_list_shows_only_the_callers_organization(api: Any, theirs: dict[s
     assert response.status_code == 200
     assert MARKER not in response.content.decode()
     assert "4155550177" not in response.content.decode()
+
+
+@pytest.mark.parametrize("accept", ["text/csv", "application/x-ndjson"])
+def test_the_export_shows_only_the_callers_organization(api: Any, theirs: dict[str, Any], accept: str) -> None:
+    response = api.get(EXPORT_URL, HTTP_ACCEPT=accept)
+
+    assert response.status_code == 200
+    text = b"".join(response.streaming_content).decode()
+    assert MARKER not in text
+    assert "4155550177" not in text
+    assert "CAzebediah" not in text
 
 
 def test_nothing_of_another_organization_can_be_used_to_place_a_call(
