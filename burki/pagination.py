@@ -22,8 +22,10 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured, ValidationError
+from django.core.paginator import Paginator
 from django.db import connections
 from django.db.models import Field, Model, Q, QuerySet
+from django.utils.functional import cached_property
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -104,7 +106,7 @@ def paginate(queryset: QuerySet[Any], *, skip: int = 0, limit: int, cursor: str 
         # Deep pages: the skipped rows are walked for their ids only (an index-only scan where the list's index
         # covers its filters), and just the page's rows are read whole.
         ids = list(rows.values_list("pk", flat=True)[skip : skip + limit + 1])
-        by_pk = {item.pk: item for item in queryset.filter(pk__in=ids)}
+        by_pk = {item.pk: item for item in queryset.filter(pk__in=ids).order_by()}
         items = [by_pk[pk] for pk in ids if pk in by_pk]
     else:
         items = list(rows[: limit + 1])
@@ -125,6 +127,16 @@ def keyset_batches(queryset: QuerySet[Any], *, size: int) -> Iterator[list[Any]]
         if len(batch) < size:
             return
         rows = queryset.filter(after(order, position(batch[-1], order)))
+
+
+class BoundedCountPaginator(Paginator):
+    """Django's paginator with the lists' bounded count, for the admin's changelists (with
+    `show_full_result_count = False`, the only count the changelist makes)."""
+
+    @cached_property
+    def count(self) -> int:
+        total, _ = bounded_count(self.object_list)  # type: ignore[arg-type]  # always a queryset in the admin
+        return total
 
 
 # --- total ----------------------------------------------------------------------------------------------------------
