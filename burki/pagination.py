@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -48,6 +48,7 @@ class PageParams(serializers.Serializer[Any]):
     cursor = serializers.CharField(
         max_length=MAX_CURSOR_LENGTH,
         required=False,
+        allow_blank=True,  # the first page, for a client that sends back an empty next_cursor
         help_text="A previous page's `next_cursor`: the page right after it (then `skip` must be 0 or absent).",
     )
 
@@ -80,11 +81,16 @@ def page_params(request: Request) -> PageRequest:
 
 
 def paginated_response(
-    request: Request, queryset: QuerySet[Any], output: type[serializers.BaseSerializer[Any]]
+    request: Request,
+    queryset: QuerySet[Any],
+    output: type[serializers.BaseSerializer[Any]],
+    *,
+    values: Sequence[str] | None = None,
 ) -> Response:
-    """One page of `queryset` per the request's skip/cursor and limit, each item rendered by `output`."""
+    """One page of `queryset` per the request's skip/cursor and limit, each item rendered by `output` (a model, or
+    with `values` a `.values(*values)` row)."""
     params = page_params(request)
-    page = paginate(queryset, skip=params.skip, limit=params.limit, cursor=params.cursor)
+    page = paginate(queryset, skip=params.skip, limit=params.limit, cursor=params.cursor, values=values)
     return Response(
         {
             "items": output(page.items, many=True).data,
@@ -97,19 +103,34 @@ def paginated_response(
     )
 
 
-def paginate(queryset: QuerySet[Any], *, skip: int = 0, limit: int, cursor: str | None = None) -> Page:
+def paginate(
+    queryset: QuerySet[Any],
+    *,
+    skip: int = 0,
+    limit: int,
+    cursor: str | None = None,
+    values: Sequence[str] | None = None,
+) -> Page:
+    """A page of `queryset`'s models, or with `values` of its `.values(*values)` rows (which must name the order's
+    fields and the pk). Only the page's rows are read that way: counting and walking ids use `queryset` itself,
+    without the joins that values of related rows would bring along."""
     order = ordering(queryset)
     rows = queryset
     if cursor is not None:
         rows = rows.filter(after(order, decode_cursor(cursor, order)))
+    read = (lambda q: q.values(*values)) if values else (lambda q: q)
     if skip:
         # Deep pages: the skipped rows are walked for their ids only (an index-only scan where the list's index
         # covers its filters), and just the page's rows are read whole.
         ids = list(rows.values_list("pk", flat=True)[skip : skip + limit + 1])
-        by_pk = {item.pk: item for item in queryset.filter(pk__in=ids).order_by()}
+        pk_name = queryset.model._meta.pk.attname
+        by_pk = {
+            item[pk_name] if isinstance(item, dict) else item.pk: item
+            for item in read(queryset.filter(pk__in=ids).order_by())
+        }
         items = [by_pk[pk] for pk in ids if pk in by_pk]
     else:
-        items = list(rows[: limit + 1])
+        items = list(read(rows)[: limit + 1])
     next_cursor = encode_cursor(items[limit - 1], order) if len(items) > limit else None
     total, estimated = bounded_count(queryset)
     return Page(items=items[:limit], total=total, total_is_estimate=estimated, next_cursor=next_cursor)

@@ -194,7 +194,7 @@ LIST_EXACT_TOTAL_LIMIT = env.int("LIST_EXACT_TOTAL_LIMIT", default=10_000)
 # call_retention_days (admin). Organizations may also redact calls earlier (redact_after_days); this is the default
 # for those that set none (empty: no redaction).
 CALL_RETENTION_DAYS = env.int("CALL_RETENTION_DAYS", default=400)
-CALL_REDACT_AFTER_DAYS = env.int("CALL_REDACT_AFTER_DAYS", default=None)
+CALL_REDACT_AFTER_DAYS = int(env.str("CALL_REDACT_AFTER_DAYS", default="") or 0) or None
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["burki.authentication.BearerAuthentication"],

@@ -7,63 +7,21 @@ import csv
 import json
 import re
 from collections.abc import Iterator
-from datetime import UTC
 from typing import Any
 
 from django.db.models import QuerySet
 
 from burki.pagination import keyset_batches
 from calls.models import Call
-from calls.serializers import CallOutput
+from calls.serializers import CALL_SOURCES, CallOutput, call_object
 
 BATCH_SIZE = 1000
-# Read as plain values, not models through CallOutput (ten times the work a row): `call_object` builds the very same
-# object, which tests/test_export.py holds it to.
-VALUES = {
-    "id": "id",
-    "organization_id": "organization_id",
-    "assistant_id": "assistant_id",
-    "assistant_name": "assistant__name",
-    "flow_id": "flow_id",
-    "phone_number_id": "phone_number_id",
-    "call_sid": "call_sid",
-    "status": "status",
-    "direction": "direction",
-    "customer_phone": "to_number",
-    "twilio_phone": "from_number",
-    "from_number": "from_number",
-    "to_number": "to_number",
-    "telephony_provider": "provider",
-    "duration": "duration",
-    "started_at": "started_at",
-    "answered_at": "answered_at",
-    "ended_at": "ended_at",
-    "created_at": "created_at",
-    "updated_at": "updated_at",
-    "welcome_message": "welcome_message",
-    "agenda": "agenda",
-    "variables": "variables",
-    "metadata": "metadata",
-    "error_message": "error_message",
-    "end_reason": "end_reason",
-}
 # The call object's fields, less the aliases kept for Burki's clients (customer_phone, twilio_phone).
 CSV_COLUMNS = [name for name in CallOutput.Meta.fields if name not in ("customer_phone", "twilio_phone")]
 # Spreadsheets run a cell that starts with one of these as a formula ("CSV injection").
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # ...but a plain number is only a number: phone numbers (+14155550100) stay as they are.
 _PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
-_DATETIMES = ("started_at", "answered_at", "ended_at", "created_at", "updated_at")
-
-
-def call_object(row: dict[str, Any]) -> dict[str, Any]:
-    """The API's call object (CallOutput) from a row of `VALUES`."""
-    call = {name: row[source] for name, source in VALUES.items()}
-    for name in _DATETIMES:
-        if call[name] is not None:
-            # As DRF writes them (in UTC, the API's time zone): 2026-05-04T12:00:00.123456Z.
-            call[name] = call[name].astimezone(UTC).isoformat().replace("+00:00", "Z")
-    return call
 
 
 def csv_cell(value: Any) -> str:
@@ -89,7 +47,8 @@ class _Line:
 
 
 def _objects(calls: QuerySet[Call]) -> Iterator[list[dict[str, Any]]]:
-    for batch in keyset_batches(calls.values(*set(VALUES.values())), size=BATCH_SIZE):
+    # Plain values, not models: a tenth of the work a row.
+    for batch in keyset_batches(calls.values(*set(CALL_SOURCES.values())), size=BATCH_SIZE):
         yield [call_object(row) for row in batch]
 
 
