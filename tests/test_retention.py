@@ -174,3 +174,22 @@ def test_the_organization_endpoint_shows_the_retention_that_applies(api: Any, or
 
     assert (before["call_retention_days"], before["redact_after_days"]) == (400, None)
     assert (after["call_retention_days"], after["redact_after_days"]) == (90, 30)
+
+
+def test_the_admin_edits_an_organizations_retention_and_refuses_redaction_after_deletion(
+    admin_client: Any, organization: Organization
+) -> None:
+    from django.urls import reverse
+
+    url = reverse("admin:burki_organization_change", args=[organization.pk])
+    form = {"name": organization.name, "slug": organization.slug, "block_premium_destinations": "on"}
+    form |= {"allowed_destination_countries": "[]", "memberships-TOTAL_FORMS": "0", "memberships-INITIAL_FORMS": "0"}
+
+    refused = admin_client.post(url, {**form, "call_retention_days": "30", "redact_after_days": "30"})
+    saved = admin_client.post(url, {**form, "call_retention_days": "30", "redact_after_days": "7"})
+
+    assert refused.status_code == 200
+    assert "redact_after_days" in refused.context["adminform"].form.errors
+    assert saved.status_code == 302
+    organization.refresh_from_db()
+    assert (organization.call_retention_days, organization.redact_after_days) == (30, 7)
