@@ -23,13 +23,18 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt requirements-compa
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-# Development mode: DEBUG on, so the secret and encryption keys have development defaults.
+# Development mode: DEBUG on, so the secret and encryption keys have development defaults. Then the web server, a
+# worker and beat (Procfile.dev), together until Ctrl-C stops them all; every one of them sees the same
+# PUBLIC_BASE_URL, so the worker posts the sandbox's webhooks to this server. The .env file is read by the
+# settings (the environment wins), not by honcho (which would let it override the environment).
 run: export DEBUG ?= 1
 run: export PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
+run: export HOST := $(HOST)
+run: export PATH := $(abspath $(BIN)):$(PATH)
 run: install
 	$(BIN)/python manage.py migrate --noinput -v0
 	$(BIN)/python manage.py seed_demo
-	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+	$(BIN)/honcho --env /dev/null -f Procfile.dev start -p $(PORT)
 
 migrate: export DEBUG ?= 1
 migrate: install

@@ -1,18 +1,27 @@
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django import forms
 from django.contrib import admin
 from django.db import models
-from django.http import HttpRequest
+from django.forms.fields import InvalidJSONInput
+from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
 from assistants.models import Assistant, ConversationFlow, PhoneNumber
+from assistants.secrets import mask_secrets
+from assistants.services import assistant_settings_checked, phone_number_registration_check
+from burki.admin_scoping import OrganizationListFilter, TenantScopedAdmin
+from burki.errors import ServiceError
+from burki.text import unstorable_paths
+from telephony.numbers import InvalidPhoneNumber, normalize_e164
 
 # Served by the Call admin: the calls app owns placing calls, and nothing outside it may import it.
 PLACE_TEST_CALL_URL = "admin:calls_call_place_test_call"
+SETTINGS_FIELDS = ("llm_settings", "tts_settings", "stt_settings", "custom_settings")
 
 
 class OrganizationLabelledChoiceField(forms.ModelChoiceField):
@@ -40,8 +49,21 @@ class OrganizationScopedForm(forms.ModelForm):
                 field.queryset = field.queryset.filter(organization_id=self.instance.organization_id)
 
 
-class OrganizationScopedAdmin(admin.ModelAdmin):
+class StorableJSONFormField(forms.JSONField):
+    """Shows JSON holding text no database stores (refused by the model's validators) back as it was sent, escapes
+    and all: decoded, a lone surrogate could not even be written into the page.
+    """
+
+    def bound_data(self, data: Any, initial: Any) -> Any:
+        value = super().bound_data(data, initial)
+        if isinstance(data, str) and not isinstance(value, InvalidJSONInput) and unstorable_paths(value):
+            return InvalidJSONInput(data)
+        return value
+
+
+class OrganizationScopedAdmin(TenantScopedAdmin):
     form = OrganizationScopedForm
+    formfield_overrides = {models.JSONField: {"form_class": StorableJSONFormField}}
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         scoped: tuple[str, ...] = getattr(self.form, "scoped_fields", ())
@@ -56,14 +78,68 @@ class OrganizationScopedAdmin(admin.ModelAdmin):
         return readonly if obj is None else ["organization", *readonly]
 
 
+class AssistantForm(OrganizationScopedForm):
+    """Settings are shown with their secrets masked, and a mask sent back keeps the stored secret: as in the API."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Only what the page starts from is masked: what was just typed is shown back as typed, or a new
+        # secret would come back as the mask on the next save and silently be the old one again.
+        for name in SETTINGS_FIELDS:
+            if name in self.initial:
+                self.initial[name] = mask_secrets(self.initial[name])
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
+        for name in SETTINGS_FIELDS:
+            if name in cleaned:
+                value, problems = assistant_settings_checked(
+                    submitted=cleaned[name], stored=getattr(self.instance, name)
+                )
+                if problems:
+                    self.add_error(name, problems)
+                else:
+                    cleaned[name] = value
+        return cleaned
+
+
+def _masked_json(value: Any) -> str:
+    return json.dumps(mask_secrets(value), ensure_ascii=False)
+
+
 @admin.register(Assistant)
 class AssistantAdmin(OrganizationScopedAdmin):
+    form = AssistantForm
     list_display = ["name", "organization", "is_active", "max_call_length", "updated_at"]
     list_select_related = ["organization"]
     search_fields = ["name", "description", "organization__name", "organization__slug"]
-    list_filter = ["is_active", "organization"]
+    list_filter = ["is_active", ("organization", OrganizationListFilter)]
     autocomplete_fields = ["organization"]
     readonly_fields = ["created_at", "updated_at"]
+
+    def get_fields(self, request: HttpRequest, obj: Assistant | None = None) -> tuple[str, ...]:
+        fields = tuple(str(name) for name in super().get_fields(request, obj))
+        if obj is None or self.has_change_permission(request, obj):
+            return fields
+        # A view-only page shows each field as stored: the settings are shown through their masked copies.
+        return tuple(f"masked_{name}" if name in SETTINGS_FIELDS else name for name in fields)
+
+    @admin.display(description="LLM settings")
+    def masked_llm_settings(self, obj: Assistant) -> str:
+        return _masked_json(obj.llm_settings)
+
+    @admin.display(description="TTS settings")
+    def masked_tts_settings(self, obj: Assistant) -> str:
+        return _masked_json(obj.tts_settings)
+
+    @admin.display(description="STT settings")
+    def masked_stt_settings(self, obj: Assistant) -> str:
+        return _masked_json(obj.stt_settings)
+
+    @admin.display(description="custom settings")
+    def masked_custom_settings(self, obj: Assistant) -> str:
+        return _masked_json(obj.custom_settings)
 
 
 class ConversationFlowForm(OrganizationScopedForm):
@@ -80,7 +156,7 @@ class ConversationFlowAdmin(OrganizationScopedAdmin):
     list_display = ["name", "organization", "base_assistant", "is_active", "updated_at"]
     list_select_related = ["organization", "base_assistant"]
     search_fields = ["name", "base_assistant__name", "organization__name", "organization__slug"]
-    list_filter = ["is_active", "organization"]
+    list_filter = ["is_active", ("organization", OrganizationListFilter)]
     autocomplete_fields = ["organization"]
     readonly_fields = ["created_at", "updated_at"]
 
@@ -100,6 +176,30 @@ class PhoneNumberForm(OrganizationScopedForm):
             "is_active",
         ]
 
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}
+        # What the API checks too: not already in the organization, and held by the account at its provider.
+        organization = self.instance.organization if self.instance.pk else cleaned.get("organization")
+        account = cleaned.get("telephony_account")
+        try:
+            phone_number = normalize_e164(cleaned.get("phone_number"))
+        except InvalidPhoneNumber:
+            return cleaned  # the model field says why
+        if organization is None or account is None or account.organization_id != organization.pk:
+            return cleaned  # PhoneNumber.clean() says why; no provider is asked about another organization's account
+        candidate = PhoneNumber(
+            pk=self.instance.pk, organization=organization, phone_number=phone_number, telephony_account=account
+        )
+        registered = (self.instance.phone_number, self.instance.telephony_account_id) if self.instance.pk else None
+        try:
+            phone_number_registration_check(number=candidate, registered=registered)
+        except ServiceError as exc:
+            if not exc.errors:
+                self.add_error(None, exc.detail)
+            for name, messages in (exc.errors or {}).items():
+                self.add_error("telephony_account" if name == "telephony_account_id" else "phone_number", messages)
+        return cleaned
+
 
 @admin.register(PhoneNumber)
 class PhoneNumberAdmin(OrganizationScopedAdmin):
@@ -116,9 +216,20 @@ class PhoneNumberAdmin(OrganizationScopedAdmin):
     ]
     list_select_related = ["organization", "telephony_account", "assistant", "flow"]
     search_fields = ["phone_number", "friendly_name", "organization__name", "organization__slug"]
-    list_filter = ["is_active", "telephony_account__provider", "organization"]
+    list_filter = ["is_active", "telephony_account__provider", ("organization", OrganizationListFilter)]
     autocomplete_fields = ["organization"]
     readonly_fields = ["test_call", "created_at", "updated_at"]
+
+    def changeform_view(
+        self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        # Without the transaction Django puts around a POST: validating the form asks the number's provider whether
+        # the account holds it, and no provider is called inside an open transaction. The number is saved in one
+        # statement, its log entry in another. (_changeform_view is the body Django wraps; the stubs leave it out.)
+        response: HttpResponse = self._changeform_view(  # type: ignore[attr-defined]
+            request, object_id, form_url, extra_context
+        )
+        return response
 
     @admin.display(description="test call")
     def test_call(self, obj: PhoneNumber) -> str:

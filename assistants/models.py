@@ -73,7 +73,9 @@ class PhoneNumber(models.Model):
     """A number an organization owns at a provider, and who answers on it: an assistant, a flow, or nobody."""
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="phone_numbers")
-    phone_number = E164Field(unique=True, help_text="E.164, e.g. +14155550100.")
+    # Unique within the organization (see Meta), not across organizations: each registers the numbers its own
+    # provider account holds, and none may learn what another has registered.
+    phone_number = E164Field(help_text="E.164, e.g. +14155550100.")
     friendly_name = models.CharField(max_length=100, blank=True)
     telephony_account = models.ForeignKey(TelephonyAccount, on_delete=models.PROTECT, related_name="phone_numbers")
     assistant = models.ForeignKey(
@@ -89,11 +91,20 @@ class PhoneNumber(models.Model):
     class Meta:
         ordering = ["phone_number"]
         constraints = [
+            # phone_number first: the index also serves operators' lookups by number alone. Unique per organization
+            # is also unique per telephony account, whose organization is the number's (clean() sees to that); and
+            # it keeps dialling unambiguous: initiate looks a number up by organization and number.
+            models.UniqueConstraint(
+                fields=["phone_number", "organization"],
+                name="phone_number_unique_per_organization",
+                violation_error_code="phone_number_taken",
+                violation_error_message="This number is already registered in your organization.",
+            ),
             models.CheckConstraint(
                 condition=Q(assistant__isnull=True) | Q(flow__isnull=True),
                 name="phone_number_assistant_or_flow",
                 violation_error_message="A number is assigned to an assistant or to a flow, not both.",
-            )
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,12 +13,19 @@ from assistants.models import DEFAULT_MAX_CALL_LENGTH, Assistant, ConversationFl
 from assistants.secrets import keep_masked_secrets
 from assistants.selectors import assistant_get, flow_get
 from assistants.validators import flow_definition_problems
-from burki.errors import Conflict, InvalidInput
+from burki.errors import BadGateway, Conflict, GatewayTimeout, InvalidInput, ServiceError, TooManyRequests
 from burki.models import Organization
+from telephony.backends import get_backend
+from telephony.backends.base import ProviderAccount, TelephonyError
+from telephony.numbers import mask_number
 from telephony.selectors import telephony_account_get
+
+logger = logging.getLogger(__name__)
 
 # Unknown and foreign ids get the same answer: an id in another organization must not be told apart.
 NOT_IN_ORGANIZATION = "Not found in your organization."
+# Only ever about the organization's own numbers: whether another organization registered a number is never told.
+NUMBER_TAKEN = "This number is already registered in your organization."
 UNSET: Any = object()
 
 
@@ -67,24 +75,84 @@ def _apply_relations(
         raise InvalidInput("Invalid request.", errors=errors)
 
 
-def _save(number: PhoneNumber) -> PhoneNumber:
+def phone_number_registration_check(*, number: PhoneNumber, registered: tuple[str, int] | None = None) -> None:
+    """Refuse what saving `number` (cleaned, E.164) must not do.
+
+    Its organization must not hold the number already (other organizations' numbers are never looked at). A new
+    number, or one that changes number or telephony account (`registered` is what is stored: number and account
+    id), must be one the account holds: its provider is asked, so this must never run inside a transaction.
+    """
+    taken = PhoneNumber.objects.filter(organization_id=number.organization_id, phone_number=number.phone_number)
+    if number.pk is not None:
+        taken = taken.exclude(pk=number.pk)
+    if taken.exists():
+        raise InvalidInput("Invalid request.", errors={"phone_number": [NUMBER_TAKEN]})
+    if registered != (number.phone_number, number.telephony_account_id):
+        _ownership_verify(number)
+
+
+def _ownership_verify(number: PhoneNumber) -> None:
+    account = number.telephony_account
+    if account.organization_id != number.organization_id:
+        # Never ask a provider on behalf of another organization's account (clean() refuses the pair anyway).
+        raise InvalidInput("Invalid request.", errors={"telephony_account_id": [NOT_IN_ORGANIZATION]})
     try:
-        number.full_clean()
-    except ValidationError as exc:
-        if "phone_number" in exc.message_dict and any("already exists" in m for m in exc.message_dict["phone_number"]):
-            raise InvalidInput(
-                "Invalid request.", errors={"phone_number": ["This number is already registered."]}
-            ) from None
-        raise _validation_error(exc) from None
+        owned = get_backend(account.provider).owned_numbers(
+            ProviderAccount(id=account.pk, provider=account.provider, credentials=account.credentials),
+            number=number.phone_number,
+        )
+    except TelephonyError as exc:
+        logger.warning(
+            "number %s on account %s: ownership check failed (%s): %s",
+            mask_number(number.phone_number),
+            account.pk,
+            exc.kind,
+            exc,
+        )
+        raise _ownership_error(exc, account_name=account.name) from None
+    if not any(item.number == number.phone_number for item in owned):
+        raise InvalidInput(
+            "The telephony account does not own this number.",
+            errors={
+                "phone_number": [
+                    f"{number.phone_number} is not a number of the {account.get_provider_display()} account "
+                    f"'{account.name}'."
+                ]
+            },
+        )
+
+
+def _ownership_error(exc: TelephonyError, *, account_name: str) -> ServiceError:
+    could_not = "Could not verify that the telephony account owns this number, so nothing was saved"
+    if exc.kind == TelephonyError.RATE_LIMITED:
+        return TooManyRequests(
+            f"{could_not}: the provider is rate limiting: {exc.message}", retry_after=exc.retry_after or 1
+        )
+    if exc.kind == TelephonyError.UNAVAILABLE:
+        return GatewayTimeout(f"{could_not}: {exc.message}")
+    if exc.http_status is None:
+        # Refused before anything was sent: the account cannot be asked as it is (missing credentials, ...).
+        return InvalidInput(f"{could_not}: {exc.message}", errors={"telephony_account_id": [exc.message]})
+    return BadGateway(f"{could_not}: the provider refused to list the numbers of the account '{account_name}': {exc}")
+
+
+def _save(number: PhoneNumber) -> PhoneNumber:
     try:
         with transaction.atomic():
             number.save()
     except IntegrityError:
-        # Lost a race with another request registering the same number.
-        raise InvalidInput(
-            "Invalid request.", errors={"phone_number": ["This number is already registered."]}
-        ) from None
+        # Lost a race with another request registering the same number in this organization.
+        raise InvalidInput("Invalid request.", errors={"phone_number": [NUMBER_TAKEN]}) from None
     return number
+
+
+def _cleaned(number: PhoneNumber) -> None:
+    try:
+        # The unique constraint is checked by phone_number_registration_check; the assistant-or-flow one holds by
+        # construction (_apply_relations).
+        number.full_clean(validate_constraints=False)
+    except ValidationError as exc:
+        raise _validation_error(exc) from None
 
 
 def phone_number_create(
@@ -107,6 +175,8 @@ def phone_number_create(
         assistant_id=assistant_id,
         flow_id=flow_id,
     )
+    _cleaned(number)
+    phone_number_registration_check(number=number)
     return _save(number)
 
 
@@ -120,6 +190,7 @@ def phone_number_update(
     friendly_name: str | Any = UNSET,
     is_active: bool | Any = UNSET,
 ) -> PhoneNumber:
+    registered = (number.phone_number, number.telephony_account_id)
     if phone_number is not UNSET:
         number.phone_number = phone_number
     if friendly_name is not UNSET:
@@ -133,6 +204,8 @@ def phone_number_update(
         assistant_id=assistant_id,
         flow_id=flow_id,
     )
+    _cleaned(number)
+    phone_number_registration_check(number=number, registered=registered)
     return _save(number)
 
 
@@ -166,8 +239,11 @@ def _deeper_than(value: Any, *, levels: int) -> bool:
     return bool(containers)
 
 
-def _checked_settings(submitted: Mapping[str, Any] | Any, stored: Any) -> tuple[dict[str, Any], list[str]]:
-    """The settings object to store, and what is wrong with it (nothing when the list is empty)."""
+def assistant_settings_checked(*, submitted: Mapping[str, Any] | Any, stored: Any) -> tuple[dict[str, Any], list[str]]:
+    """The settings object to store, and what is wrong with it (nothing when the list is empty).
+
+    Also what the admin's form calls: a mask sent back keeps the stored secret there as here.
+    """
     if not isinstance(submitted, Mapping):
         return {}, ["Must be a JSON object."]
     too_deep = f"Objects and lists may nest at most {MAX_SETTINGS_LEVELS} levels deep."
@@ -189,7 +265,7 @@ def _apply_settings(assistant: Assistant, settings: Mapping[str, Mapping[str, An
     errors: dict[str, list[str]] = {}
     checked: dict[str, dict[str, Any]] = {}
     for field, submitted in settings.items():
-        checked[field], problems = _checked_settings(submitted, getattr(assistant, field))
+        checked[field], problems = assistant_settings_checked(submitted=submitted, stored=getattr(assistant, field))
         if problems:
             errors[field] = problems
     if errors:

@@ -4,13 +4,23 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from burki.text import unstorable_paths
+
 MAX_FLOW_NODES = 1000
 MAX_FLOW_EDGES = 5000
+
+
+def validate_storable(value: Any) -> None:
+    # The API refuses such text as it parses a body; the admin's JSON fields (and any other form) get here first.
+    paths = unstorable_paths(value)
+    if paths:
+        raise ValidationError(f"A NUL character or an invalid Unicode surrogate in {', '.join(paths) or 'the value'}.")
 
 
 def validate_json_object(value: Any) -> None:
     if not isinstance(value, dict):
         raise ValidationError("Must be a JSON object.")
+    validate_storable(value)
 
 
 def flow_definition_problems(definition: Any) -> list[str]:
@@ -64,3 +74,4 @@ def validate_flow_definition(definition: Any) -> None:
     problems = flow_definition_problems(definition)
     if problems:
         raise ValidationError(problems)
+    validate_storable(definition)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -35,6 +35,13 @@ from burki.pagination import PageParams, paginated_response
 from burki.schema import ErrorSerializer, page_of
 from burki.tenancy import OrganizationAPIView
 
+# Registering a number (or moving it to another number or account) asks the account's provider whether it holds it.
+OWNERSHIP_CHECK_RESPONSES = {
+    429: OpenApiResponse(ErrorSerializer, description="The provider is rate limiting (see Retry-After); not saved."),
+    502: OpenApiResponse(ErrorSerializer, description="The provider refused to list the account's numbers."),
+    504: OpenApiResponse(ErrorSerializer, description="The provider could not be reached; not saved."),
+}
+
 
 class PhoneNumberListApi(OrganizationAPIView):
     resource = "phone_numbers"
@@ -48,7 +55,9 @@ class PhoneNumberListApi(OrganizationAPIView):
         return paginated_response(request, phone_number_list(organization=self.organization), PhoneNumberOutput)
 
     @extend_schema(
-        operation_id="phone_numbers_create", request=PhoneNumberCreateInput, responses={201: PhoneNumberOutput}
+        operation_id="phone_numbers_create",
+        request=PhoneNumberCreateInput,
+        responses={201: PhoneNumberOutput, **OWNERSHIP_CHECK_RESPONSES},
     )
     def post(self, request: Request) -> Response:
         data = PhoneNumberCreateInput(data=request.data)
@@ -70,7 +79,11 @@ class PhoneNumberDetailApi(OrganizationAPIView):
     def get(self, request: Request, number_id: int) -> Response:
         return Response(PhoneNumberOutput(self._number(number_id)).data)
 
-    @extend_schema(operation_id="phone_numbers_update", request=PhoneNumberUpdateInput, responses=PhoneNumberOutput)
+    @extend_schema(
+        operation_id="phone_numbers_update",
+        request=PhoneNumberUpdateInput,
+        responses={200: PhoneNumberOutput, **OWNERSHIP_CHECK_RESPONSES},
+    )
     def patch(self, request: Request, number_id: int) -> Response:
         number = self._number(number_id)
         data = PhoneNumberUpdateInput(data=request.data)

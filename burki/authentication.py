@@ -17,6 +17,7 @@ from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 
 from burki.models import API_KEY_PREFIX, ApiKey, Membership, Organization, api_key_hash
 from burki.permissions import lower_role
+from burki.tokens import password_claim_matches
 
 # last_used_at is for humans ("is this key still in use?"): minute precision saves a write per request.
 LAST_USED_PRECISION = timedelta(seconds=60)
@@ -100,4 +101,7 @@ class BearerAuthentication(BaseAuthentication):
             user = jwt.get_user(validated)
         except (InvalidToken, TokenError, exceptions.AuthenticationFailed):
             raise exceptions.AuthenticationFailed("Invalid or expired token.") from None
+        if not password_claim_matches(validated, user):
+            # Issued before the user's password last changed: that ended the session it belonged to.
+            raise exceptions.AuthenticationFailed("Invalid or expired token.")
         return user, validated

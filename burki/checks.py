@@ -4,11 +4,12 @@ from typing import Any
 
 from cryptography.fernet import Fernet
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, Tags, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils.module_loading import import_string
 
 from burki.permissions import PERMISSIONS
+from burki.throttling import parse_rate
 
 
 @register()
@@ -68,3 +69,27 @@ def check_api_permissions(app_configs: Any, **kwargs: Any) -> list[CheckMessage]
                 )
             )
     return errors
+
+
+@register()
+def check_login_rates(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    for name in ("LOGIN_RATE_PER_IP", "LOGIN_RATE_PER_USERNAME"):
+        try:
+            parse_rate(getattr(settings, name))
+        except ValueError as exc:
+            errors.append(Error(f"{name}: {exc}", id="burki.E004"))
+    return errors
+
+
+@register(Tags.caches, deploy=True)
+def check_shared_cache(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    if settings.CACHES["default"]["BACKEND"] != "django.core.cache.backends.locmem.LocMemCache":
+        return []
+    return [
+        Warning(
+            "The cache is local memory: each server process counts failed logins on its own.",
+            hint="Set CACHE_URL to a cache every process shares, e.g. redis://127.0.0.1:6379/1.",
+            id="burki.W001",
+        )
+    ]

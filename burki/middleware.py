@@ -18,8 +18,15 @@ from django.core.handlers.asgi import ASGIRequest
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from burki.errors import DATABASE_RETRY_AFTER, DATABASE_UNAVAILABLE, error_body, request_too_large_detail
+from burki.errors import (
+    DATABASE_RETRY_AFTER,
+    DATABASE_UNAVAILABLE,
+    ServiceError,
+    error_body,
+    request_too_large_detail,
+)
 from burki.logging import redact_webhook_token
+from burki.text import UNSTORABLE_TEXT, is_unstorable, printable
 
 request_log = logging.getLogger("burki.requests")
 logger = logging.getLogger(__name__)
@@ -31,8 +38,10 @@ _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 MAX_LOGGED_PATH = 512
 
 
-def _answer(status: int, detail: str, headers: dict[str, str] | None = None) -> JsonResponse:
-    response = JsonResponse(error_body(detail), status=status, headers=headers)
+def _answer(
+    status: int, detail: str, headers: dict[str, str] | None = None, *, errors: dict[str, Any] | None = None
+) -> JsonResponse:
+    response = JsonResponse(error_body(detail, errors), status=status, headers=headers)
     # The request log has the line for it; django.request would log the path a second time.
     response._has_been_logged = True  # type: ignore[attr-defined]
     return response
@@ -142,6 +151,33 @@ class RequestBodyLimitMiddleware:
         return allowed or settings.DATA_UPLOAD_MAX_MEMORY_SIZE
 
 
+class UnstorableTextMiddleware:
+    """A NUL or a lone surrogate in a path parameter or the query string is a 400 naming it, before any view runs.
+
+    Every view, DRF's or plain Django's (webhooks, the admin), filters the database with what it is given: such text
+    would reach PostgreSQL and come back as a 500 (see burki.text). JSON bodies are checked by burki.parsers.
+    """
+
+    def __init__(self, get_response: GetResponse) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(
+        self, request: HttpRequest, view_func: Callable[..., HttpResponse], view_args: Any, view_kwargs: Any
+    ) -> HttpResponse | None:
+        bad = [name for name, value in view_kwargs.items() if isinstance(value, str) and is_unstorable(value)]
+        if any(isinstance(value, str) and is_unstorable(value) for value in view_args):
+            bad.append("path")
+        for name, values in request.GET.lists():
+            if is_unstorable(name) or any(is_unstorable(value) for value in values):
+                bad.append(printable(name))
+        if not bad:
+            return None
+        return _answer(400, "Invalid request.", errors={name: [UNSTORABLE_TEXT] for name in bad})
+
+
 class ExceptionMiddleware:
     """What a plain Django view may raise that deserves its own answer, not Django's 400 or 500 page.
 
@@ -155,6 +191,16 @@ class ExceptionMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, ServiceError):
+            # The same refusal a DRF view gives, e.g. the admin's login past the limit of failed logins (429).
+            headers = {"Retry-After": str(exception.retry_after)} if exception.retry_after is not None else None
+            response = JsonResponse(
+                error_body(exception.detail, exception.errors, **exception.extra),
+                status=exception.status_code,
+                headers=headers,
+            )
+            response._has_been_logged = True  # type: ignore[attr-defined]
+            return response
         if isinstance(exception, OperationalError | InterfaceError):
             # Down, restarting, out of connections: worth retrying shortly, and nothing internal to show.
             logger.error("Database unavailable: %s", exception)

@@ -39,7 +39,10 @@ class Organization(models.Model):
     )
     block_premium_destinations = models.BooleanField(
         default=True,
-        help_text="Refuse premium-rate, shared-cost, personal, pager, UAN and voicemail numbers (toll fraud).",
+        help_text=(
+            "Refuse premium-rate, shared-cost, personal, pager, UAN and voicemail numbers, and satellite and "
+            "international-network numbers (+870, +881, +882, +883): toll fraud."
+        ),
     )
     call_retention_days = models.PositiveIntegerField(
         null=True,

@@ -63,6 +63,8 @@ class BurkiAutoSchema(AutoSchema):
         codes = ["400", "401", "403", "404"] if self.get_auth() else ["400", "404"]
         if isinstance(self.view, TokenViewBase):
             codes.append("401")  # needs no credentials to call, but refuses bad ones (or a bad refresh token)
+        if getattr(self.view, "login_throttled", False):
+            codes.append("429")  # too many failed logins (burki.throttling), with Retry-After
         if self.method in ("POST", "PUT", "PATCH"):
             codes.append("413")  # burki.middleware.RequestBodyLimitMiddleware
         codes.append("503")  # the database cannot be reached (with Retry-After)

@@ -2,11 +2,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.utils import timezone
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
-from burki.errors import Forbidden
+from burki.errors import Forbidden, InvalidInput
 from burki.models import API_KEY_VISIBLE_CHARS, ApiKey, Organization, api_key_generate, api_key_hash
 from burki.permissions import ADMIN, role_at_least
+from burki.throttling import password_check
+from burki.tokens import token_pair_for
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -55,3 +61,34 @@ def api_key_revoke(*, api_key: ApiKey, revoker_role: str | None = None) -> ApiKe
         api_key.revoked_at = timezone.now()
         api_key.save(update_fields=["revoked_at"])
     return api_key
+
+
+def user_refresh_tokens_revoke(*, user: User) -> int:
+    """Revokes every refresh token of the user still valid; how many there were."""
+    live = OutstandingToken.objects.filter(user=user, expires_at__gt=timezone.now(), blacklistedtoken__isnull=True)
+    revoked = BlacklistedToken.objects.bulk_create(
+        [BlacklistedToken(token=token) for token in live], ignore_conflicts=True
+    )
+    return len(revoked)
+
+
+def user_password_change(*, user: User, current_password: str, new_password: str, client: str | None) -> dict[str, str]:
+    """Changes the user's own password and returns a new token pair: every token issued before stops working.
+
+    The current password is checked like a login (burki.throttling), so a stolen access token cannot be used to
+    guess it.
+    """
+    if not password_check(
+        client=client, username=user.get_username(), check=lambda: user.check_password(current_password)
+    ):
+        raise InvalidInput("The current password is wrong.", errors={"current_password": ["Wrong password."]})
+    try:
+        validate_password(new_password, user=user)
+    except ValidationError as exc:
+        raise InvalidInput("The new password is not acceptable.", errors={"new_password": list(exc.messages)}) from None
+    with transaction.atomic():
+        user.set_password(new_password)
+        user.save(update_fields=["password"])
+        # The password claim already refuses the old tokens; revoking them too keeps the records telling the truth.
+        user_refresh_tokens_revoke(user=user)
+        return token_pair_for(user)

@@ -54,6 +54,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # Refresh tokens are recorded (OutstandingToken) so that logout and a password change can revoke them.
+    "rest_framework_simplejwt.token_blacklist",
     "burki",
     "telephony",
     "assistants",
@@ -65,6 +67,7 @@ MIDDLEWARE = [
     "burki.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "burki.middleware.RequestBodyLimitMiddleware",
+    "burki.middleware.UnstorableTextMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -98,7 +101,24 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DATABASES["default"]["ATOMIC_REQUESTS"] = False  # providers must never be called inside a transaction
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The web server and the worker write at once (`make run`): a transaction that reads and then writes (a row
+    # lock, SELECT ... FOR UPDATE elsewhere) must take the write lock up front and wait for it, or SQLite refuses
+    # it at once ("database is locked").
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("transaction_mode", "IMMEDIATE")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Every password check (token endpoint, admin login) goes through here: failed ones are counted and, past the
+# limits below, refused before the password is even looked at (burki.throttling).
+AUTHENTICATION_BACKENDS = ["burki.auth_backends.ThrottledModelBackend"]
+# Failed password checks allowed per client address and per username: "<count>/<second|minute|hour|day>", counted
+# in fixed windows of that length; empty turns that limit off. Successful logins are not counted.
+LOGIN_RATE_PER_IP = env.str("LOGIN_RATE_PER_IP", default="30/hour")
+LOGIN_RATE_PER_USERNAME = env.str("LOGIN_RATE_PER_USERNAME", default="10/hour")
+
+# The login throttles count here. Local memory (the default) is per process: with several server processes, set
+# CACHE_URL to a shared cache (redis://host:6379/1) or each process allows the full count.
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -145,7 +165,12 @@ WEBHOOK_MAX_AGE = env.int("WEBHOOK_MAX_AGE", default=300)
 TELEPHONY_BACKENDS: dict[str, dict[str, object]] = {
     "sandbox": {
         "BACKEND": "telephony.backends.sandbox.SandboxBackend",
-        "OPTIONS": {"REFUSE_PREFIXES": env.list("SANDBOX_REFUSE_PREFIXES", default=[])},
+        "OPTIONS": {
+            "REFUSE_PREFIXES": env.list("SANDBOX_REFUSE_PREFIXES", default=[]),
+            # A placed sandbox call plays its lifecycle by itself, through the worker, against PUBLIC_BASE_URL.
+            "AUTOPLAY": env.bool("SANDBOX_AUTOPLAY", default=True),
+            "CALL_SECONDS": env.int("SANDBOX_CALL_SECONDS", default=5),
+        },
     },
     "twilio": {
         "BACKEND": "telephony.backends.twilio.TwilioBackend",
@@ -157,28 +182,50 @@ TELEPHONY_BACKENDS: dict[str, dict[str, object]] = {
     },
     "vonage": {
         "BACKEND": "telephony.backends.vonage.VonageBackend",
-        "OPTIONS": {"API_HOST": env.str("VONAGE_API_HOST", default=""), "TIMEOUT": TELEPHONY_TIMEOUT},
+        "OPTIONS": {
+            "API_HOST": env.str("VONAGE_API_HOST", default=""),
+            "REST_HOST": env.str("VONAGE_REST_HOST", default=""),
+            "TIMEOUT": TELEPHONY_TIMEOUT,
+        },
     },
 }
 
 # Background work (Celery). Unset, the broker is kombu's filesystem transport in a folder of the project, so one
 # machine runs the web server, a worker and beat with no server to install; production sets redis://… (or amqp://…).
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or "filesystem://localhost//"
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    _broker_folder = Path(env.str("CELERY_BROKER_FOLDER", default=str(BASE_DIR / ".broker")))
+    _broker_folder = Path(env.str("CELERY_BROKER_FOLDER", default="") or BASE_DIR / ".broker")
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_folder / "queue"),
         "data_folder_out": str(_broker_folder / "queue"),
         "processed_folder": str(_broker_folder / "processed"),
         "store_processed": False,
+        "control_folder": str(_broker_folder / "control"),  # kombu's default is relative to the working directory
+        "polling_interval": 0.2,  # seconds between looks into the folder (kombu's default, 1, delays every step)
     }
+    # kombu does not create them; every process (web, worker, beat, commands) may, and mkdir races harmlessly.
+    for _folder in ("queue", "processed", "control"):
+        (_broker_folder / _folder).mkdir(parents=True, exist_ok=True)
 # A task whose worker dies is run again (tasks are idempotent); one slow task does not hold others back.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
+# Periodic work, sent by the one beat process (`celery -A burki beat`); each task is safe to run twice at once.
+# A message older than its interval is dropped unrun: the next one does the same work.
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "expire-stale-calls": {"task": "calls.expire_stale_calls", "schedule": 60.0, "options": {"expires": 60}},
+    "purge-idempotency-keys": {
+        "task": "burki.purge_idempotency_keys",
+        "schedule": 3600.0,
+        "options": {"expires": 3600},
+    },
+    "purge-expired-refresh-tokens": {
+        "task": "burki.purge_expired_refresh_tokens",
+        "schedule": 86400.0,
+        "options": {"expires": 3600},
+    },
     # Once a day, at a quiet hour (UTC): call history past each organization's retention (calls.retention).
     "apply-call-retention": {
         "task": "calls.apply_call_retention",
@@ -204,6 +251,9 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "burki.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "burki.schema.BurkiAutoSchema",
     "UNAUTHENTICATED_USER": None,
+    # The client address is REMOTE_ADDR unless this many proxies in front of us append to X-Forwarded-For
+    # (DRF's default, None, would trust whatever X-Forwarded-For a client sends).
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 
 SPECTACULAR_SETTINGS = {
@@ -236,6 +286,10 @@ SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": __import__("datetime").timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),
     "REFRESH_TOKEN_LIFETIME": __import__("datetime").timedelta(days=env.int("JWT_REFRESH_DAYS", default=7)),
     "UPDATE_LAST_LOGIN": False,
+    # Each refresh hands out a new refresh token and revokes the one used, so a stolen refresh token stops
+    # working once either side uses it (and `manage.py flushexpiredtokens` clears the expired records).
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
 }
 
 # Every handler masks phone numbers and drops webhook tokens and query strings, whoever wrote the record.

@@ -10,7 +10,13 @@ os.environ.setdefault(
     "CREDENTIALS_ENCRYPTION_KEYS",
     "dGVzdC1rZXktbnVtYmVyLW9uZS0zMi1ieXRlcyEhISE=,dGVzdC1rZXktbnVtYmVyLXR3by0zMi1ieXRlcyEhISE=",
 )
+# Tasks go to kombu's in-process memory broker, which nothing consumes: no test reaches a real broker by accident,
+# whatever the shell or .env says (Celery reads CELERY_BROKER_URL from the environment before any setting). A test
+# with a real worker (tests/fakes/worker.py) hands the worker its Redis URL as TEST_CELERY_BROKER_URL.
+os.environ["CELERY_BROKER_URL"] = os.environ.get("TEST_CELERY_BROKER_URL", "memory://")
 
 from burki.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; never outside tests
+# Tests clear the cache between tests: never a shared one that a CACHE_URL (or .env) might point at.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

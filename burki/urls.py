@@ -3,9 +3,8 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from burki import api, views
+from burki import api, auth_api, views
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
@@ -14,8 +13,10 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include("calls.root_urls")),
     path("telephony/", include("calls.webhook_urls")),
-    path("api/v1/auth/token", TokenObtainPairView.as_view(), name="auth-token"),
-    path("api/v1/auth/token/refresh", TokenRefreshView.as_view(), name="auth-token-refresh"),
+    path("api/v1/auth/token", auth_api.TokenObtainApi.as_view(), name="auth-token"),
+    path("api/v1/auth/token/refresh", auth_api.TokenRefreshApi.as_view(), name="auth-token-refresh"),
+    path("api/v1/auth/logout", auth_api.LogoutApi.as_view(), name="auth-logout"),
+    path("api/v1/auth/password", auth_api.PasswordChangeApi.as_view(), name="auth-password"),
     path("api/v1/organization", api.OrganizationApi.as_view(), name="organization"),
     # Burki's historical path for the same thing; listed before the assistants' {id} routes.
     path("api/v1/assistants/me/organization", api.OrganizationApi.as_view(), name="organization-alias"),

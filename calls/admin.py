@@ -13,6 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 
 from assistants.models import Assistant, PhoneNumber
+from burki.admin_scoping import OrganizationListFilter, TenantScopedAdmin, administered
 from burki.errors import ServiceError
 from burki.models import Organization
 from burki.pagination import BoundedCountPaginator
@@ -138,7 +139,7 @@ class EventStatusFilter(admin.SimpleListFilter):
 
 
 @admin.register(Call)
-class CallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class CallAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     list_display = ["id", "created_at", "organization", "from_number", "to_number", "status", "provider", "duration"]
     list_select_related = ["organization"]
     # Call history runs to millions of rows: exact matches only (each has an index; a number's is per organization,
@@ -146,7 +147,13 @@ class CallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     # own (date_hierarchy reads every matching row's date to draw its links).
     search_fields = ["=call_sid", "=to_number"]
     search_help_text = "An exact provider call id, or an exact destination number in E.164 (+14155550199)."
-    list_filter = [("created_at", admin.DateFieldListFilter), "status", ProviderFilter, "direction", "organization"]
+    list_filter = [
+        ("created_at", admin.DateFieldListFilter),
+        "status",
+        ProviderFilter,
+        "direction",
+        ("organization", OrganizationListFilter),
+    ]
     show_full_result_count = False
     paginator = BoundedCountPaginator
     # The page's time is its rows' rendering (about half a millisecond each), not its queries.
@@ -170,10 +177,9 @@ class CallAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         # Calls cannot be added by hand (see has_add_permission); the permission still says who may place one.
         if not request.user.has_perm("calls.add_call"):
             raise PermissionDenied
-        number = get_object_or_404(
-            PhoneNumber.objects.select_related("organization", "telephony_account", "assistant", "flow"),
-            pk=number_id,
-        )
+        numbers = PhoneNumber.objects.select_related("organization", "telephony_account", "assistant", "flow")
+        # Another organization's number is not found, like an unknown one.
+        number = get_object_or_404(administered(request, numbers, lookup="organization"), pk=number_id)
         form = PlaceTestCallForm(request.POST if request.method == "POST" else None, organization=number.organization)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
@@ -221,7 +227,8 @@ def _add_service_error(form: PlaceTestCallForm, exc: ServiceError) -> None:
 
 
 @admin.register(CallEvent)
-class CallEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class CallEventAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
+    organization_lookup = "call__organization"
     list_display = ["call", "event_type", "status", "provider", "received_at"]
     list_select_related = ["call"]
     # As for calls: newest first by id (its index), exact search, filters that need no query, a bounded count.

@@ -6,7 +6,7 @@ import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -27,6 +27,7 @@ _RANK = {
 }
 # A call still `queued` this long after it was recorded never reached the provider (the dial takes seconds).
 QUEUED_STALE_AFTER = timedelta(minutes=5)
+CALL_SID_MAX_LENGTH = Call._meta.get_field("call_sid").max_length or 0
 
 
 def status_moves_forward(current: str, new: str) -> bool:
@@ -46,7 +47,9 @@ def call_event_record(*, call: Call, event: ProviderEvent) -> CallEvent | None:
         if recorded is None:
             return None
         changed = _apply(locked, event, now=recorded.received_at)
-        if changed:
+        if "call_sid" in changed:
+            _save_claiming_call_sid(locked, changed, event)
+        elif changed:
             locked.save(update_fields=[*changed, "updated_at"])
     # What refresh_from_db() would read back, without the query: the row as this transaction, which held its lock,
     # left it. (Setting a foreign key's id drops a cached related object that no longer matches, as a refresh does.)
@@ -106,6 +109,15 @@ def _apply(call: Call, event: ProviderEvent, *, now: datetime) -> list[str]:
         logger.warning("call %s: event %s names another provider call id; not applied", call.pk, event.event_type)
         return changed
     if event.call_sid and not call.call_sid:
+        if len(event.call_sid) > CALL_SID_MAX_LENGTH or _call_sid_taken(call, event.call_sid):
+            # Not an id this call can hold: another call's (unique per provider), so the event is not about this
+            # one, or longer than any provider's. Kept for the record, but it neither claims the id nor moves the call.
+            logger.warning(
+                "call %s: event %s names a provider call id held by another call, or malformed; not applied",
+                call.pk,
+                event.event_type,
+            )
+            return changed
         # The dial timed out, but the provider did place the call: now we know its id.
         call.call_sid = event.call_sid
         changed.append("call_sid")
@@ -129,6 +141,26 @@ def _apply(call: Call, event: ProviderEvent, *, now: datetime) -> list[str]:
             call.duration = int((now - call.answered_at).total_seconds()) if call.answered_at else 0
         changed += ["ended_at", "end_reason", "duration"]
     return changed
+
+
+def _save_claiming_call_sid(call: Call, changed: list[str], event: ProviderEvent) -> None:
+    try:
+        # A savepoint: should another call have claimed the id since _call_sid_taken looked, only this update fails.
+        with transaction.atomic():
+            call.save(update_fields=[*changed, "updated_at"])
+    except IntegrityError:
+        logger.warning(
+            "call %s: event %s names a provider call id another call claimed meanwhile; not applied",
+            call.pk,
+            event.event_type,
+        )
+        call.refresh_from_db()
+
+
+def _call_sid_taken(call: Call, call_sid: str) -> bool:
+    # Asked before the UPDATE rather than caught after it: a failed statement would abort the transaction (the event
+    # with it) and make PostgreSQL log the statement.
+    return Call.objects.filter(provider=call.provider, call_sid=call_sid).exclude(pk=call.pk).exists()
 
 
 def calls_expire_stale(*, now: datetime | None = None, organization: Organization | None = None) -> int:

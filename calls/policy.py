@@ -8,7 +8,7 @@ import phonenumbers
 from phonenumbers import PhoneNumberType
 
 from burki.models import Organization
-from telephony.numbers import mask_number
+from telephony.numbers import EMERGENCY, mask_number, special_number_kind
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +22,27 @@ BLOCKED_TYPES = {
     PhoneNumberType.VOICEMAIL: "voicemail access",
 }
 
+# Satellite and other international networks: Inmarsat (+870), global mobile satellite systems (+881) and
+# international networks (+882, +883). A minute costs dollars and reaches no country, which makes them a favourite
+# of traffic pumping; +979 (international premium rate) and +808 (shared cost) are refused as types above.
+INTERNATIONAL_NETWORK_CODES = frozenset({870, 881, 882, 883})
+EMERGENCY_REFUSAL = "Emergency numbers cannot be called through Burki."
+SHORT_CODE_REFUSAL = "Short codes cannot be called through Burki: give a full number in E.164, e.g. +14155550100."
+
+
+def special_destination_refusal(to_number: object) -> str | None:
+    """Why a destination that is an emergency number or a short code can never be called, whatever the
+    organization's policy; None for anything else.
+
+    For a destination that is not a valid full number (E.164 normalization refused it), so that the caller hears
+    what it is rather than "not a valid phone number".
+    """
+    kind = special_number_kind(to_number)
+    if kind is None:
+        return None
+    logger.warning("destination %s refused: %s", mask_number(str(to_number).strip()), kind)
+    return EMERGENCY_REFUSAL if kind == EMERGENCY else SHORT_CODE_REFUSAL
+
 
 def destination_refusal(*, organization: Organization, to_number: str) -> str | None:
     """Why the organization's policy refuses this (E.164, valid) destination; None when it may be called."""
@@ -29,7 +50,12 @@ def destination_refusal(*, organization: Organization, to_number: str) -> str | 
     country = phonenumbers.region_code_for_number(parsed) or "unknown"
     allowed = organization.allowed_destination_countries
     reason = None
-    if allowed and country not in allowed:
+    if organization.block_premium_destinations and parsed.country_code in INTERNATIONAL_NETWORK_CODES:
+        reason = (
+            f"Calls to satellite and international-network numbers (+{parsed.country_code}) are blocked by your "
+            "organization's destination policy."
+        )
+    elif allowed and country not in allowed:
         reason = (
             f"Destination country {country} is not in your organization's allowed countries ({', '.join(allowed)})."
         )

@@ -32,6 +32,8 @@ class CallInitiateInput(serializers.Serializer[Any]):
         max_length=MAX_AGENDA, required=False, allow_null=True, allow_blank=True, trim_whitespace=False
     )
     variables = serializers.DictField(required=False, allow_null=True, allow_empty=True)
+    # Stored on the call as given and returned with it; its limits (16 KB, depth) are checked by the service.
+    metadata = serializers.DictField(required=False, allow_null=True, allow_empty=True)
 
 
 class CallInitiateOutput(serializers.Serializer[Call]):
@@ -291,6 +293,7 @@ class CallValidateOutput(serializers.Serializer[Any]):
     welcome_message = serializers.CharField()
     agenda = serializers.CharField()
     variables = serializers.DictField()
+    metadata = serializers.DictField()
 
     def get_valid(self, plan: Any) -> bool:
         return True

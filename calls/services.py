@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections.abc import Mapping
@@ -21,7 +22,7 @@ from burki.errors import BadGateway, Conflict, Forbidden, GatewayTimeout, Invali
 from burki.models import Organization
 from calls.lifecycle import call_event_record, calls_expire_stale
 from calls.models import Call
-from calls.policy import destination_refusal
+from calls.policy import destination_refusal, special_destination_refusal
 from calls.streams import stream_parameters
 from calls.templating import render, variables_errors
 from telephony.backends import get_backend
@@ -35,6 +36,8 @@ logger = logging.getLogger(__name__)
 
 MAX_WELCOME_MESSAGE = 1000
 MAX_AGENDA = 4000
+MAX_METADATA_BYTES = 16 * 1024  # as compact JSON (UTF-8)
+MAX_METADATA_DEPTH = 8
 
 
 class CallRequest(TypedDict, total=False):
@@ -46,6 +49,7 @@ class CallRequest(TypedDict, total=False):
     welcome_message: str | None
     agenda: str | None
     variables: Mapping[str, Any] | None
+    metadata: Mapping[str, Any] | None
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,7 @@ class CallPlan:
     welcome_message: str
     agenda: str
     variables: dict[str, Any]
+    metadata: dict[str, Any]
 
 
 def _normalized_numbers(from_number: object, to_number: object) -> tuple[str, str]:
@@ -69,12 +74,46 @@ def _normalized_numbers(from_number: object, to_number: object) -> tuple[str, st
         try:
             numbers[field] = normalize_e164(raw)
         except InvalidPhoneNumber as exc:
+            # Never callable, whatever else is wrong with the request: say so, rather than "not a valid number".
+            refusal = special_destination_refusal(raw) if field == "to_phone_number" else None
+            if refusal:
+                raise Forbidden(refusal) from None
             errors[field] = [str(exc)]
     if not errors and numbers["from_phone_number"] == numbers["to_phone_number"]:
         errors["to_phone_number"] = ["The destination must differ from the number calling it."]
     if errors:
         raise InvalidInput("Invalid request.", errors=errors)
     return numbers["from_phone_number"], numbers["to_phone_number"]
+
+
+def metadata_errors(metadata: Any) -> list[str]:
+    """Problems with a call's `metadata`: a JSON object of at most 16 KB, nested at most a few levels."""
+    if not isinstance(metadata, Mapping):
+        return ["Must be a JSON object."]
+    # Walked without recursion, before anything serializes it: the depth must be known to be small first.
+    pending: list[tuple[Any, int]] = [(metadata, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, Mapping | list) and depth > MAX_METADATA_DEPTH:
+            return [f"Nested more than {MAX_METADATA_DEPTH} levels deep."]
+        if isinstance(value, Mapping):
+            if any(not isinstance(key, str) or "\x00" in key for key in value):
+                return ["Keys must be strings without NUL characters."]
+            pending += [(inner, depth + 1) for inner in value.values()]
+        elif isinstance(value, list):
+            pending += [(inner, depth + 1) for inner in value]
+        elif isinstance(value, str):
+            if "\x00" in value:
+                return ["Strings must not contain NUL characters."]  # PostgreSQL's jsonb cannot store them
+        elif value is not None and not isinstance(value, bool | int | float):
+            return ["Values must be JSON: objects, arrays, strings, numbers, booleans or null."]
+    try:
+        size = len(json.dumps(metadata, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode())
+    except ValueError:
+        return ["Numbers must be finite."]
+    if size > MAX_METADATA_BYTES:
+        return [f"At most {MAX_METADATA_BYTES} bytes as compact JSON (got {size})."]
+    return []
 
 
 def _render_texts(*, welcome_template: str, agenda_template: str, variables: Mapping[str, Any]) -> tuple[str, str]:
@@ -85,15 +124,15 @@ def _render_texts(*, welcome_template: str, agenda_template: str, variables: Map
         ("welcome_message", welcome_template, MAX_WELCOME_MESSAGE),
         ("agenda", agenda_template, MAX_AGENDA),
     ):
-        rendered = render(template, variables)
+        rendered = render(template, variables, limit=limit)
         texts[field] = rendered.text
         if rendered.invalid:
             errors[field] = [f"Unsupported template expression: {expr}" for expr in rendered.invalid]
         elif rendered.missing:
             errors[field] = [f"Missing variable: {name}" for name in rendered.missing]
             missing += [name for name in rendered.missing if name not in missing]
-        elif len(rendered.text) > limit:
-            errors[field] = [f"At most {limit} characters after rendering (got {len(rendered.text)})."]
+        elif rendered.length > limit:
+            errors[field] = [f"At most {limit} characters after rendering (got {rendered.length})."]
     if missing:
         raise InvalidInput(
             f"Missing template variables: {', '.join(missing)}.",
@@ -114,6 +153,11 @@ def call_plan(*, organization: Organization, **request: Unpack[CallRequest]) -> 
     problems = variables_errors(variables)
     if problems:
         raise InvalidInput("Invalid request.", errors={"variables": problems})
+    metadata = request.get("metadata")
+    metadata = {} if metadata is None else metadata
+    problems = metadata_errors(metadata)
+    if problems:
+        raise InvalidInput("Invalid request.", errors={"metadata": problems})
 
     number = phone_number_get_active(organization=organization, number=from_e164)
     if number is None:
@@ -156,6 +200,7 @@ def call_plan(*, organization: Organization, **request: Unpack[CallRequest]) -> 
         welcome_message=welcome,
         agenda=agenda_text,
         variables=variables,
+        metadata=dict(metadata),
     )
 
 
@@ -174,8 +219,15 @@ def _stream_url(call: Call) -> str | None:
 
 
 def call_initiate(
-    *, organization: Organization, metadata: Mapping[str, Any] | None = None, **request: Unpack[CallRequest]
+    *,
+    organization: Organization,
+    sandbox_autoplay: bool = True,
+    **request: Unpack[CallRequest],
 ) -> Call:
+    """Record the call, then ask its provider to dial. A sandbox call then plays its lifecycle by itself (through
+    the worker) unless the backend's AUTOPLAY or `sandbox_autoplay` says otherwise (`place_test_call --simulate`
+    plays it itself).
+    """
     plan = call_plan(organization=organization, **request)
     account = plan.number.telephony_account
     # Committed before the provider is asked: whatever happens next, the call is on record.
@@ -194,14 +246,28 @@ def call_initiate(
             welcome_message=plan.welcome_message,
             agenda=plan.agenda,
             variables=plan.variables,
-            metadata=dict(metadata or {}),
+            metadata=plan.metadata,
         )
     _dial(
         call,
         account=ProviderAccount(id=account.pk, provider=account.provider, credentials=account.credentials),
         time_limit=plan.assistant.max_call_length,
     )
+    if sandbox_autoplay:
+        _sandbox_autoplay(call)
     return call
+
+
+def _sandbox_autoplay(call: Call) -> None:
+    backend = get_backend(call.provider)
+    if not isinstance(backend, SandboxBackend) or not backend.autoplay:
+        return
+    from calls.tasks import sandbox_play  # here: calls.tasks imports this module
+
+    first = backend.script(call.to_number)[0]
+    # Once the call is committed, or the worker would not find it. robust: with the broker down, the call is
+    # placed all the same (and expired as stale later); the error is logged instead of failing the request.
+    transaction.on_commit(lambda: sandbox_play.apply_async((call.pk, 0), countdown=first.after), robust=True)
 
 
 def call_validate(*, organization: Organization, **request: Unpack[CallRequest]) -> CallPlan:
@@ -361,7 +427,7 @@ def call_terminate(*, call: Call) -> Call:
 
 
 def call_simulate(*, call: Call) -> list[tuple[str, int]]:
-    """Drive a sandbox call through its whole lifecycle with real, signed requests to our own webhooks."""
+    """Drive a sandbox call through its whole script at once, with real, signed requests to our own webhooks."""
     backend = get_backend(call.provider)
     if not isinstance(backend, SandboxBackend) or call.telephony_account is None or not call.call_sid:
         raise Conflict("Only a placed sandbox call can be simulated.")
@@ -372,4 +438,55 @@ def call_simulate(*, call: Call) -> list[tuple[str, int]]:
         call_sid=call.call_sid,
         answer_url=answer_url,
         status_url=status_url,
+        events=[step.event for step in backend.script(call.to_number)],
     )
+
+
+class SandboxPlaybackError(Exception):
+    """Our own webhooks could not take a sandbox step now (unreachable, or a 5xx): worth trying again."""
+
+
+def call_sandbox_play(*, call_id: int, step: int) -> float | None:
+    """Send step `step` of a sandbox call's script to our own webhooks, signed, as the provider would.
+
+    Returns the seconds to wait before the next step, or None when there is none: the script is over, the call has
+    ended (hung up through the API, expired), or our webhooks refused the step. Safe to repeat: a repeated step is a
+    duplicate event, which the lifecycle ignores.
+    """
+    call = Call.objects.select_related("telephony_account").filter(pk=call_id).first()
+    if call is None or call.is_over or call.telephony_account is None or not call.call_sid:
+        return None
+    backend = get_backend(call.provider)
+    if not isinstance(backend, SandboxBackend):
+        return None
+    script = backend.script(call.to_number)
+    if not 0 <= step < len(script):
+        return None
+    account = call.telephony_account
+    answer_url, status_url = call_callback_urls(call)
+    try:
+        results = backend.simulate(
+            ProviderAccount(id=account.pk, provider=account.provider, credentials=account.credentials),
+            call_sid=call.call_sid,
+            answer_url=answer_url,
+            status_url=status_url,
+            events=[script[step].event],
+            duration=script[step].duration,
+        )
+    except OSError as exc:
+        raise SandboxPlaybackError(f"sandbox call {call.pk}: {settings.PUBLIC_BASE_URL} unreachable: {exc}") from exc
+    if any(code >= 500 for _, code in results):
+        raise SandboxPlaybackError(f"sandbox call {call.pk}: our webhooks answered {results}")
+    refused = [f"{what} got HTTP {code}" for what, code in results if code >= 300]
+    if refused:
+        # Not worth retrying: the worker's PUBLIC_BASE_URL or SECRET_KEY is not the web server's.
+        logger.error(
+            "sandbox call %s: the webhooks at PUBLIC_BASE_URL %s refused step %s (%s); is it this server, with the "
+            "same SECRET_KEY?",
+            call.pk,
+            settings.PUBLIC_BASE_URL,
+            script[step].event,
+            ", ".join(refused),
+        )
+        return None
+    return script[step + 1].after if step + 1 < len(script) else None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +24,6 @@ _PLACEHOLDER = re.compile(
     r"\{\{\s*(?P<path>" + _NAME + r"(?:\." + _NAME + r")*)\s*"
     r"(?:\|\s*default\(\s*(?:'(?P<single>[^']*)'|\"(?P<double>[^\"]*)\")\s*\)\s*)?\}\}"
 )
-_ANY_BRACES = re.compile(r"\{\{.*?\}\}", re.DOTALL)
 
 _MISSING = object()
 
@@ -34,6 +33,8 @@ class Rendered:
     text: str
     missing: list[str] = field(default_factory=list)
     invalid: list[str] = field(default_factory=list)
+    # The whole rendering's length in characters; more than len(text) when the text stopped at a limit.
+    length: int = 0
 
 
 def variables_errors(variables: Any) -> list[str]:
@@ -91,21 +92,58 @@ def _as_text(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-def render(template: str, variables: Mapping[str, Any]) -> Rendered:
+def _expressions(template: str) -> Iterator[str]:
+    r"""Each `{{…}}` in the template, as a lazy `\{\{.*?\}\}` would find them, in linear time: that regex scans to
+    the end of the text from every unclosed `{{`.
+    """
+    start = template.find("{{")
+    while start != -1:
+        end = template.find("}}", start + 2)
+        if end == -1:
+            return
+        yield template[start : end + 2]
+        start = template.find("{{", end + 2)
+
+
+def render(template: str, variables: Mapping[str, Any], *, limit: int | None = None) -> Rendered:
+    """With a `limit`, the text stops growing once it passes `limit` characters: a large value referenced many
+    times costs the limit, not the product of the two. `length` is still the whole rendering's, and every missing
+    variable is still listed.
+    """
     result = Rendered(text="")
+    # Anything in double braces that is not a placeholder we understand is an error, not text to say aloud.
+    result.invalid = [expr[:60] for expr in _expressions(template) if not _PLACEHOLDER.fullmatch(expr)]
+    cap = None if limit is None else limit + 1
+    pieces: list[str] = []
+    # Each path's text, converted once however often it is referenced (an object is converted to JSON).
+    texts: dict[str, str] = {}
+
+    def emit(text: str) -> None:
+        if cap is None:
+            pieces.append(text)
+        elif result.length < cap:
+            pieces.append(text[: cap - result.length])
+        result.length += len(text)
 
     def substitute(match: re.Match[str]) -> str:
-        value = _lookup(variables, match["path"])
+        path = match["path"]
+        value = _lookup(variables, path)
         default = match["single"] if match["single"] is not None else match["double"]
         if value is _MISSING or (value is None and default is not None):
             if default is not None:
                 return default
-            if match["path"] not in result.missing:
-                result.missing.append(match["path"])
+            if path not in result.missing:
+                result.missing.append(path)
             return ""
-        return _as_text(value)
+        if path not in texts:
+            texts[path] = _as_text(value)
+        return texts[path]
 
-    # Anything in double braces that is not a placeholder we understand is an error, not text to say aloud.
-    result.invalid = [m.group(0)[:60] for m in _ANY_BRACES.finditer(template) if not _PLACEHOLDER.fullmatch(m.group(0))]
-    result.text = _PLACEHOLDER.sub(substitute, template)
+    position = 0
+    for match in _PLACEHOLDER.finditer(template):
+        emit(template[position : match.start()])
+        emit(substitute(match))
+        position = match.end()
+    emit(template[position:])
+    result.text = "".join(pieces)
     return result

@@ -121,6 +121,7 @@ def _initiate_input(request: Request) -> CallRequest:
         "welcome_message": body.get("welcome_message"),
         "agenda": body.get("agenda"),
         "variables": body.get("variables"),
+        "metadata": body.get("metadata"),
     }
 
 

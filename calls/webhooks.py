@@ -14,6 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from burki.errors import error_body
+from burki.text import unstorable_paths
 from calls.lifecycle import call_event_record
 from calls.models import Call
 from calls.streams import stream_parameters
@@ -21,6 +22,7 @@ from telephony.backends import get_backend
 from telephony.backends.base import (
     AnswerInstructions,
     ProviderAccount,
+    ProviderEvent,
     TelephonyBackend,
     TelephonyError,
     WebhookKind,
@@ -89,6 +91,20 @@ def _verified_call(
     return call, backend, webhook
 
 
+def _check_storable(event: ProviderEvent) -> None:
+    """Even a signed event must not carry text the database cannot store into it (see burki.text): a 500 then."""
+    fields = {
+        "event_type": event.event_type,
+        "key": event.key,
+        "call_sid": event.call_sid,
+        "end_reason": event.end_reason,
+        "payload": dict(event.payload),
+    }
+    paths = unstorable_paths(fields)
+    if paths:
+        raise WebhookRefused(400, f"Unreadable event: a NUL character or an invalid surrogate in {', '.join(paths)}.")
+
+
 def _refusal(exc: WebhookRefused) -> JsonResponse:
     response = JsonResponse(error_body(exc.detail), status=exc.status)
     # We have logged the refusal already, without the path: it holds the call's token, which django.request
@@ -135,6 +151,8 @@ def status(request: HttpRequest, provider: str, token: str) -> HttpResponse:
             event = backend.parse_event(webhook)
         except ValueError as exc:
             raise WebhookRefused(400, f"Unreadable event: {exc}") from None
+        if event is not None:
+            _check_storable(event)
     except WebhookRefused as exc:
         return _refusal(exc)
     if event is not None and call_event_record(call=call, event=event) is not None and call.telephony_account:

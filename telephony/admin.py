@@ -6,12 +6,21 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
-from telephony.credentials import CREDENTIAL_FIELDS
+from burki.admin_scoping import OrganizationListFilter, TenantScopedAdmin
+from telephony.credentials import CREDENTIAL_FIELDS, OPTIONAL_CREDENTIAL_FIELDS
 from telephony.models import TelephonyAccount
 
 CREDENTIALS_HELP = (
     "A JSON object. Leave blank to keep the current credentials; they are never shown again. Keys: "
-    + "; ".join(f"{provider}: {', '.join(keys) or 'none'}" for provider, keys in CREDENTIAL_FIELDS.items())
+    + "; ".join(
+        f"{provider}: {', '.join(keys) or 'none'}"
+        + (
+            f" (optional: {', '.join(OPTIONAL_CREDENTIAL_FIELDS[provider])})"
+            if provider in OPTIONAL_CREDENTIAL_FIELDS
+            else ""
+        )
+        for provider, keys in CREDENTIAL_FIELDS.items()
+    )
     + "."
 )
 
@@ -46,12 +55,12 @@ class TelephonyAccountForm(forms.ModelForm):
 
 
 @admin.register(TelephonyAccount)
-class TelephonyAccountAdmin(admin.ModelAdmin):
+class TelephonyAccountAdmin(TenantScopedAdmin):
     form = TelephonyAccountForm
     list_display = ["name", "organization", "provider", "is_active", "credentials_hint", "created_at"]
     list_select_related = ["organization"]
     search_fields = ["name", "organization__name", "organization__slug"]
-    list_filter = ["provider", "is_active", "organization"]
+    list_filter = ["provider", "is_active", ("organization", OrganizationListFilter)]
     autocomplete_fields = ["organization"]
 
     @admin.display(description="current credentials")

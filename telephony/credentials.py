@@ -10,6 +10,9 @@ CREDENTIAL_FIELDS: dict[str, tuple[str, ...]] = {
     "vonage": ("application_id", "private_key", "signature_secret"),
     "sandbox": (),
 }
+# Accepted, not required: calls work without them. Vonage's API key and secret let Burki confirm with the Numbers API
+# that the account holds a number being registered; without them a Vonage number cannot be registered.
+OPTIONAL_CREDENTIAL_FIELDS: dict[str, tuple[str, ...]] = {"vonage": ("api_key", "api_secret")}
 # The identifier (never the secret) whose tail the admin and the API show.
 HINT_FIELD: dict[str, str] = {"twilio": "account_sid", "telnyx": "connection_id", "vonage": "application_id"}
 MAX_CREDENTIAL_LENGTH = 8192
@@ -22,16 +25,25 @@ def credentials_errors(provider: str, credentials: object) -> dict[str, list[str
     if not isinstance(credentials, Mapping):
         return {"credentials": ["Must be a JSON object."]}
     expected = CREDENTIAL_FIELDS[provider]
+    optional = OPTIONAL_CREDENTIAL_FIELDS.get(provider, ())
     errors: dict[str, list[str]] = {}
     for key in credentials:
-        if key not in expected:
-            errors[str(key)] = [f"Not a {provider} credential; expected {', '.join(expected) or 'none'}."]
-    for key in expected:
+        if key not in expected and key not in optional:
+            errors[str(key)] = [f"Not a {provider} credential; expected {', '.join(expected + optional) or 'none'}."]
+    for key in expected + optional:
         value = credentials.get(key)
+        if key in optional and key not in credentials:
+            continue
         if not isinstance(value, str) or not value.strip():
-            errors[key] = ["This credential is required."]
+            errors[key] = ["This credential is required." if key in expected else "Must not be empty when given."]
         elif len(value) > MAX_CREDENTIAL_LENGTH:
             errors[key] = ["Too long."]
+    # Only ever used together: one without the other is a typo, not a choice.
+    given = [key for key in optional if key in credentials]
+    if given and len(given) < len(optional):
+        for key in optional:
+            if key not in credentials:
+                errors[key] = [f"Required with {', '.join(given)}."]
     return errors
 
 

@@ -4,10 +4,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from telephony.backends import sandbox
 from tests.factories import ApiKeyFactory, OrganizationFactory, PhoneNumberFactory
+from tests.fakes.broker import task_queue  # noqa: F401  (the tasks a test published: see its module)
+from tests.fakes.worker import celery_worker_process  # noqa: F401  (a real Celery worker: see its module)
 
 
 @pytest.fixture(autouse=True)
@@ -17,6 +20,14 @@ def _empty_sandbox() -> Iterator[None]:
     yield
     sandbox.outbox.clear()
     sandbox.hangups.clear()
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache() -> Iterator[None]:
+    """Login throttles count in the cache: no test inherits another's failed logins."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

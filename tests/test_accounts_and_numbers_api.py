@@ -15,7 +15,11 @@ from tests.factories import (
     PhoneNumberFactory,
     TelephonyAccountFactory,
 )
+from tests.fakes.numbers import twilio_holds
+from tests.fakes.server import FakeProvider
+from tests.fakes.support import use_backend
 
+pytest_plugins = ["tests.fakes.fixtures"]
 pytestmark = pytest.mark.django_db
 
 TWILIO = {"account_sid": "AC" + "0" * 28 + "4242", "auth_token": "tw-secret-token-value"}
@@ -160,20 +164,24 @@ def test_deleting_an_unused_account_is_204(api: Any, organization: Any) -> None:
 # --- phone numbers --------------------------------------------------------------------------------------------
 
 
-def test_a_number_is_registered_normalized_and_assigned_to_an_assistant(api: Any, organization: Any) -> None:
+def test_a_number_is_registered_normalized_and_assigned_to_an_assistant(
+    api: Any, organization: Any, fake_provider: FakeProvider
+) -> None:
     account = TelephonyAccountFactory(organization=organization, provider="twilio", credentials=TWILIO)
     assistant = AssistantFactory(organization=organization)
+    twilio_holds(fake_provider, TWILIO["account_sid"], "+14155550142")  # Twilio confirms the account holds it
 
-    response = api.post(
-        "/api/v1/phone-numbers",
-        {
-            "phone_number": "+1 (415) 555-0142",
-            "telephony_account_id": account.pk,
-            "assistant_id": assistant.pk,
-            "friendly_name": "Sales",
-        },
-        format="json",
-    )
+    with use_backend("twilio", "telephony.backends.twilio.TwilioBackend", API_BASE_URL=fake_provider.url):
+        response = api.post(
+            "/api/v1/phone-numbers",
+            {
+                "phone_number": "+1 (415) 555-0142",
+                "telephony_account_id": account.pk,
+                "assistant_id": assistant.pk,
+                "friendly_name": "Sales",
+            },
+            format="json",
+        )
 
     assert response.status_code == 201, response.content
     body = response.json()
@@ -241,8 +249,10 @@ def test_another_organizations_account_assistant_or_flow_is_refused_without_reve
     assert PhoneNumber.objects.count() == 0
 
 
-def test_a_number_registered_anywhere_cannot_be_registered_again(api: Any, organization: Any) -> None:
-    PhoneNumberFactory(organization=OrganizationFactory(), phone_number="+14155550142")
+def test_a_number_registered_in_the_organization_cannot_be_registered_again(api: Any, organization: Any) -> None:
+    # Only the organization's own numbers count: another organization may hold the same one (see
+    # test_phone_number_registration.py), and is never mentioned.
+    PhoneNumberFactory(organization=organization, phone_number="+14155550142")
     account = TelephonyAccountFactory(organization=organization)
 
     response = api.post(
@@ -250,7 +260,7 @@ def test_a_number_registered_anywhere_cannot_be_registered_again(api: Any, organ
     )
 
     assert response.status_code == 400
-    assert response.json()["errors"] == {"phone_number": ["This number is already registered."]}
+    assert response.json()["errors"] == {"phone_number": ["This number is already registered in your organization."]}
 
 
 @pytest.mark.parametrize("phone_number", ["4155550142", "+1 415 CALL", "+11235550100", ""])

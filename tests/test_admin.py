@@ -316,6 +316,8 @@ def test_a_view_only_staff_user_does_not_see_the_credentials_either(
 ) -> None:
     viewer = UserFactory(is_staff=True)
     viewer.user_permissions.add(Permission.objects.get(codename="view_telephonyaccount"))
+    # A staff user who is not a superuser sees only the organizations they administer.
+    MembershipFactory(user=viewer, organization=twilio_account.organization, role=Membership.Role.ADMIN)
     client.force_login(viewer)
 
     response = client.get(admin_url(TelephonyAccount, "change", twilio_account.pk))

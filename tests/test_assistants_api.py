@@ -337,7 +337,7 @@ def test_secrets_at_any_depth_are_masked_in_create_get_and_list_responses(api: A
     assert body["llm_settings"] == {
         "provider": "openai",
         "model": "gpt-4o-mini",
-        "max_tokens": 300,
+        "max_tokens": MASK,  # it names a token: masked, and kept when the mask comes back (below)
         "OPENAI_API_KEY": MASK,
         "fallback": {"provider": "anthropic", "apiKey": MASK},
     }
@@ -551,9 +551,106 @@ def test_a_key_ending_in_a_secret_word_is_secret(name: str) -> None:
     assert is_secret_key(name)
 
 
-@pytest.mark.parametrize("name", ["model", "max_tokens", "token_limit", "secretary", "api_key_id", "voice", ""])
+@pytest.mark.parametrize(
+    "name",
+    [
+        # A secret word anywhere in the name, in any case: what people actually call their secrets.
+        "Authorization",
+        "Proxy-Authorization",
+        "X-Auth",
+        "oauth",
+        "bearer",
+        "BearerToken",
+        "keys",
+        "secret_value",
+        "token_url",
+        "passwordHash",
+        "credential",
+        # Masked too, though not secrets: the price of the broad rule (a masked value sent back is kept).
+        "max_tokens",
+        "token_limit",
+        "secretary",
+        "api_key_id",
+        "keyword",
+        "author",
+    ],
+)
+def test_a_key_containing_a_secret_word_anywhere_is_secret(name: str) -> None:
+    assert is_secret_key(name)
+
+
+@pytest.mark.parametrize("name", ["model", "voice", "provider", "temperature", "language", "url", ""])
 def test_other_keys_are_not_secret(name: str) -> None:
     assert not is_secret_key(name)
+
+
+HEADERS = {
+    "url": "https://crm.example.com/hook",
+    "headers": {
+        "Authorization": "Bearer crm-token-0008",
+        "X-Custom-Auth-Scheme": "ignored name",
+        "X-Forward": "Basic dXNlcjpjcm0tcGFzcy0wMDA5",
+        "Cookie": "session=crm-cookie-0010",
+        "Accept": "application/json",
+    },
+    "extra_http_headers": [
+        {"name": "X-Api-Key", "value": "crm-key-in-pair-0011"},
+        {"name": "Accept", "value": "text/plain"},
+    ],
+    "fallback_header_value": "Bearer crm-token-in-list-0012",
+    "notes": ["Bearer crm-token-in-list-0013", "Basic rules: be brief", "Bearer of good news"],
+}
+
+
+def test_authorization_like_header_values_are_masked_wherever_they_are_kept() -> None:
+    assert mask_secrets(HEADERS) == {
+        "url": "https://crm.example.com/hook",
+        "headers": {
+            "Authorization": MASK,
+            "X-Custom-Auth-Scheme": MASK,
+            "X-Forward": MASK,
+            "Cookie": MASK,
+            "Accept": "application/json",
+        },
+        "extra_http_headers": [{"name": "X-Api-Key", "value": MASK}, {"name": "Accept", "value": "text/plain"}],
+        "fallback_header_value": MASK,
+        # A bearer credential is a secret anywhere; outside headers, other text that starts like a scheme is text.
+        "notes": [MASK, "Basic rules: be brief", "Bearer of good news"],
+    }
+
+
+def test_masked_header_values_sent_back_keep_the_stored_ones() -> None:
+    kept, unmatched = keep_masked_secrets(json.loads(json.dumps(mask_secrets(HEADERS))), HEADERS)
+
+    assert kept == HEADERS
+    assert unmatched == []
+
+
+def test_the_mask_sent_where_a_bearer_credential_is_no_longer_stored_is_kept_as_text() -> None:
+    # Only a secret's key makes a mask with nothing stored an error; a value is a secret by what is stored.
+    kept, unmatched = keep_masked_secrets({"notes": [MASK], "hint": MASK}, {"notes": ["plain"], "hint": "plain"})
+
+    assert kept == {"notes": [MASK], "hint": MASK}
+    assert unmatched == []
+
+
+def test_header_secrets_in_assistant_settings_never_leave_the_api_and_survive_a_round_trip(api: Any) -> None:
+    created = api.post(URL, full_body(custom_settings=copy.deepcopy(HEADERS)), format="json")
+    assistant_id = created.json()["id"]
+    read = api.get(f"{URL}/{assistant_id}")
+    body = read.json()
+    body["custom_settings"]["url"] = "https://crm.example.com/hook/v2"
+
+    patched = api.patch(f"{URL}/{assistant_id}", body, format="json")
+
+    for response in (created, read, patched):
+        assert response.status_code in (200, 201), response.content
+        for secret in ("crm-token-0008", "dXNlcjpjcm0tcGFzcy0wMDA5", "crm-cookie", "crm-key", "crm-token-in-list"):
+            assert secret.encode() not in response.content
+    assert Assistant.objects.get(pk=assistant_id).custom_settings == {
+        **HEADERS,
+        "url": "https://crm.example.com/hook/v2",
+    }
 
 
 def test_mask_secrets_masks_every_secret_at_any_depth_and_leaves_the_input_alone() -> None:

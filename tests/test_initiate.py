@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import tracemalloc
 from typing import Any
 
 import pytest
@@ -301,6 +303,28 @@ def test_initiate_limits_the_length_after_rendering(api: Any, number: Any) -> No
 
     assert response.status_code == 400
     assert "after rendering" in response.json()["errors"]["welcome_message"][0]
+    assert_nothing_dialled()
+
+
+def test_a_large_variable_referenced_a_thousand_times_is_refused_at_the_cost_of_the_limits(
+    api: Any, number: Any
+) -> None:
+    value = {f"k{i:02}": "x" * 1000 for i in range(55)}  # about 55 KB: the most a 64 KB body leaves room for
+    size = len(json.dumps(value, separators=(",", ":")))
+    tracemalloc.start()
+    try:
+        response = initiate(api, welcome_message="{{o}}" * 200, agenda="{{o}}" * 800, variables={"o": value})
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == {
+        "welcome_message": [f"At most 1000 characters after rendering (got {200 * size})."],
+        "agenda": [f"At most 4000 characters after rendering (got {800 * size})."],
+    }
+    # Rendered whole, the two texts would be 55 MB; the request, body and all, holds a few hundred KB at most.
+    assert peak < 4_000_000, peak
     assert_nothing_dialled()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from io import BytesIO, StringIO
 from pathlib import Path
@@ -19,8 +19,10 @@ from django.db import connection
 from django.test import Client
 from rest_framework.test import APIClient
 
+from assistants.models import Assistant, ConversationFlow
 from calls.models import Call
-from tests.factories import CallFactory
+from telephony.backends import sandbox
+from tests.factories import SIMPLE_FLOW, AssistantFactory, CallFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -333,3 +335,197 @@ def test_a_traceback_in_the_log_is_masked_too(log_output: StringIO) -> None:
 
     assert "refused …0177" in log_output.getvalue()
     assert "4155550177" not in log_output.getvalue()
+
+
+# --- text no database can store: NUL characters and lone surrogates ---------------------------------------------
+
+UNSTORABLE = ["Contains a NUL character or an invalid Unicode surrogate."]
+SECRET = "sk-live-secret-value-8841"
+
+
+def invalid(errors: dict[str, Any]) -> dict[str, Any]:
+    return {"detail": "Invalid request.", "errors": errors}
+
+
+NUMBERS = {"from_phone_number": "+14155550100", "to_phone_number": "+14155550199"}
+BODIES: dict[str, tuple[str, Callable[[str], dict[str, Any]]]] = {
+    "llm_settings.prompt": (
+        "/api/v1/assistants",
+        lambda bad: {"name": "A", "llm_settings": {"api_key": SECRET, "prompt": f"x{bad}y"}},
+    ),
+    "tts_settings.voices[1].id": (
+        "/api/v1/assistants",
+        lambda bad: {"name": "A", "tts_settings": {"voices": [{"id": 1}, {"id": bad}]}},
+    ),
+    "name": ("/api/v1/assistants", lambda bad: {"name": f"A{bad}"}),
+    "definition.nodes[0].prompt": (
+        "/api/v1/flows",
+        lambda bad: {"name": "F", "base_assistant_id": 1, "definition": {"nodes": [{"prompt": bad}]}},
+    ),
+    "variables.name": ("/calls/initiate", lambda bad: {**NUMBERS, "variables": {"name": bad}}),
+    "from_phone_number": ("/api/v1/calls/validate", lambda bad: {**NUMBERS, "from_phone_number": f"+1415555{bad}0100"}),
+}
+# A NUL, the first and last lone surrogates, and a low one amid text (chr(): ruff reads surrogate literals as one).
+BAD_TEXT = ["\x00", chr(0xD800), chr(0xDFFF), f"lone {chr(0xDC00)} low"]
+
+
+@pytest.mark.parametrize("bad", BAD_TEXT, ids=["nul", "d800", "dfff", "dc00"])
+@pytest.mark.parametrize("field", list(BODIES))
+def test_a_nul_or_lone_surrogate_anywhere_in_a_json_body_is_400_naming_the_field(
+    api: APIClient, number: Any, field: str, bad: str
+) -> None:
+    path, body = BODIES[field]
+    assistants_before = list(Assistant.objects.values_list("pk", flat=True))
+
+    # json.dumps writes them as JSON escapes ("\u0000", "\ud800"), as an attacker would.
+    response = api.generic("POST", path, json.dumps(body(bad)), "application/json")
+
+    assert response.status_code == 400, response.content
+    assert response.json() == invalid({field: UNSTORABLE})
+    assert list(Assistant.objects.values_list("pk", flat=True)) == assistants_before
+    assert not Call.objects.exists()
+    assert sandbox.outbox == []
+
+
+def test_a_nul_in_a_patch_is_400_and_changes_nothing(api: APIClient, organization: Any) -> None:
+    assistant = AssistantFactory(organization=organization, custom_settings={"a": "kept"})
+
+    response = api.generic(
+        "PATCH", f"/api/v1/assistants/{assistant.pk}", '{"custom_settings": {"a": "\\u0000"}}', "application/json"
+    )
+
+    assert response.status_code == 400
+    assert response.json() == invalid({"custom_settings.a": UNSTORABLE})
+    assistant.refresh_from_db()
+    assert assistant.custom_settings == {"a": "kept"}
+
+
+def test_a_bad_key_is_named_by_its_escape_and_a_bad_document_by_non_field_errors(api: APIClient) -> None:
+    bad_key = api.generic(
+        "POST", "/api/v1/assistants", '{"name": "A", "custom_settings": {"a\\u0000b": 1}}', "application/json"
+    )
+    bad_root = api.generic("POST", "/api/v1/assistants", '"\\ud83d"', "application/json")
+
+    assert bad_key.status_code == bad_root.status_code == 400
+    assert bad_key.json() == invalid({"custom_settings.a\\u0000b": UNSTORABLE})
+    assert bad_root.json() == invalid({"non_field_errors": UNSTORABLE})
+    assert not Assistant.objects.exists()
+
+
+def test_a_document_full_of_nuls_is_answered_naming_at_most_ten(api: APIClient) -> None:
+    body = json.dumps({"name": "A", "custom_settings": {f"k{i}": "\x00" for i in range(500)}})
+
+    response = api.generic("POST", "/api/v1/assistants", body, "application/json")
+
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == [f"custom_settings.k{i}" for i in range(10)]
+
+
+def test_a_well_formed_surrogate_pair_is_ordinary_text(api: APIClient) -> None:
+    response = api.generic(
+        "POST",
+        "/api/v1/assistants",
+        '{"name": "\\ud83d\\ude00", "custom_settings": {"e": "\\ud83d\\ude00"}}',
+        "application/json",
+    )
+
+    assert response.status_code == 201, response.content
+    assert Assistant.objects.get().custom_settings == {"e": "\U0001f600"}
+
+
+def test_a_refused_body_leaves_no_secret_and_no_phone_number_in_the_log(
+    api: APIClient, number: Any, log_output: StringIO, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings_body = json.dumps({"name": "A", "llm_settings": {"api_key": SECRET, "prompt": "\x00"}})
+    initiate_body = json.dumps(
+        {
+            "from_phone_number": "+14155550100",
+            "to_phone_number": "+14155550199",
+            "variables": {"token": SECRET, "phone": "+14155550123", "x": "\ud800"},
+        }
+    )
+
+    created = api.generic("POST", "/api/v1/assistants", settings_body, "application/json")
+    placed = api.generic("POST", "/calls/initiate", initiate_body, "application/json")
+
+    assert (created.status_code, placed.status_code) == (400, 400)
+    for written in (log_output.getvalue(), caplog.text):
+        assert SECRET not in written
+        for digits in ("4155550100", "4155550199", "4155550123"):
+            assert digits not in written
+    assert [line["status"] for line in request_lines(log_output)] == [400, 400]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "parameter"),
+    [
+        ("GET", "/api/v1/calls/sid/%00abc", "call_sid"),
+        ("POST", "/api/v1/calls/CA%00/terminate", "call_sid"),
+        ("POST", "/telephony/sandbox/status/%00", "token"),
+        ("GET", "/telephony/sandbox/answer/abc%00def", "token"),
+    ],
+)
+def test_a_nul_in_a_path_parameter_is_400_naming_it(
+    api: APIClient, organization: Any, method: str, path: str, parameter: str
+) -> None:
+    CallFactory(organization=organization, call_sid="CA")
+
+    response = api.generic(method, path)
+
+    assert response.status_code == 400, response.content
+    assert response.json() == invalid({parameter: UNSTORABLE})
+
+
+def test_a_percent_encoded_surrogate_in_a_path_is_just_not_found(api: APIClient) -> None:
+    # Django keeps bytes that are not UTF-8 (a surrogate's included) percent-encoded: it never becomes a surrogate.
+    response = api.get("/api/v1/calls/sid/%ED%A0%80")
+
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("query", "parameter"),
+    [
+        ("customer_phone=%00", "customer_phone"),
+        ("call_sid=CA%00&status=completed", "call_sid"),
+        ("limit=5&%00=1", "\\u0000"),
+        ("status=a&status=%00", "status"),
+    ],
+)
+def test_a_nul_in_the_query_string_is_400_naming_the_parameter(api: APIClient, query: str, parameter: str) -> None:
+    response = api.get(f"/api/v1/calls?{query}")
+
+    assert response.status_code == 400
+    assert response.json() == invalid({parameter: UNSTORABLE})
+
+
+def test_a_nul_in_the_query_string_of_a_plain_django_view_is_400_too(admin_client: Any) -> None:
+    response = admin_client.get("/admin/calls/call/?q=%00")
+
+    assert response.status_code == 400
+    assert response.json() == invalid({"q": UNSTORABLE})
+
+
+@pytest.mark.parametrize("bad", BAD_TEXT, ids=["nul", "d800", "dfff", "dc00"])
+def test_the_admin_refuses_json_with_text_no_database_stores_as_a_form_error(
+    admin_client: Any, organization: Any, bad: str
+) -> None:
+    assistant = AssistantFactory(organization=organization, name="Base")
+    definition = {**SIMPLE_FLOW, "runtime": {"say": [f"hi{bad}"]}}
+
+    response = admin_client.post(
+        "/admin/assistants/conversationflow/add/",
+        {
+            "organization": organization.pk,
+            "name": "Flow",
+            "base_assistant": assistant.pk,
+            "is_active": "on",
+            "definition": json.dumps(definition),
+        },
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["definition"] == [
+        "A NUL character or an invalid Unicode surrogate in runtime.say[0]."
+    ]
+    assert not ConversationFlow.objects.exists()

@@ -1,8 +1,14 @@
 from __future__ import annotations
 
+import json
+import re
+import tracemalloc
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
-from calls.templating import render, variables_errors
+from calls.templating import _expressions, render, variables_errors
 
 
 def test_render_substitutes_plain_and_spaced_placeholders() -> None:
@@ -56,6 +62,62 @@ def test_render_refuses_anything_but_names_paths_and_defaults(template: str) -> 
 def test_render_does_not_reach_python_attributes_of_values() -> None:
     # `upper` is an attribute of str, not a key: a dotted path only walks JSON objects.
     assert render("{{name.upper}}", {"name": "ann"}).missing == ["name.upper"]
+
+
+# A variable of about 60 KB (an object: strings are at most 1,000 characters) and a template that references it
+# 1,000 times: rendered whole, 60 MB.
+LARGE = {"o": {f"k{i:02}": "x" * 1000 for i in range(60)}}
+LARGE_TEXT = json.dumps(LARGE["o"], separators=(",", ":"))
+MANY_REFERENCES = "{{o}}" * 1000
+
+
+def peak_allocated(work: Callable[[], Any]) -> tuple[Any, int]:
+    """What `work` returns, and the most memory (bytes) it held allocated at once."""
+    tracemalloc.start()
+    try:
+        result = work()
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_render_stops_building_the_text_once_it_passes_the_limit_and_still_tells_the_whole_length() -> None:
+    rendered = render(MANY_REFERENCES, LARGE, limit=1000)
+
+    assert len(LARGE_TEXT) > 60_000
+    assert rendered.text == LARGE_TEXT[:1001]
+    assert rendered.length == 1000 * len(LARGE_TEXT)
+    assert (rendered.missing, rendered.invalid) == ([], [])
+
+
+def test_render_with_a_limit_costs_the_limit_not_the_whole_rendering() -> None:
+    rendered, peak = peak_allocated(lambda: render(MANY_REFERENCES, LARGE, limit=1000))
+
+    # The value converted once (60 KB) and the text up to the limit: not 1,000 copies of the value.
+    assert len(rendered.text) == 1001
+    assert peak < 500_000, peak
+
+
+def test_render_still_names_every_missing_variable_after_the_limit() -> None:
+    rendered = render(MANY_REFERENCES + "{{ first }} {{o}} {{second.name}} {{ first }}", LARGE, limit=10)
+
+    assert rendered.missing == ["first", "second.name"]
+    assert len(rendered.text) == 11
+
+
+def test_render_within_the_limit_gives_the_whole_text() -> None:
+    rendered = render("Hi {{name}}!", {"name": "Ann"}, limit=7)
+
+    assert (rendered.text, rendered.length) == ("Hi Ann!", 7)
+
+
+@pytest.mark.parametrize(
+    "template",
+    ["{{ a {{b}}", "{{a}} }} {{", "{{{{x}}}}", "}}{{a}}{{", "{{\n}}", "{{ a }} {{ b.c }} {{", "{{" * 50 + "}}", ""],
+)
+def test_expressions_are_found_as_a_lazy_regex_finds_them_in_linear_time(template: str) -> None:
+    # The regex scans to the end of the text from every unclosed "{{": quadratic in a template full of them.
+    assert list(_expressions(template)) == [m.group(0) for m in re.finditer(r"\{\{.*?\}\}", template, re.DOTALL)]
 
 
 def test_variables_accepts_scalars_and_nested_objects() -> None:

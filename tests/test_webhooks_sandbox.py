@@ -95,7 +95,7 @@ def test_a_signed_event_is_recorded_and_moves_the_call(placed: Call) -> None:
         pytest.param({"HTTP_X_SANDBOX_SIGNATURE": ""}, id="missing-signature"),
         pytest.param({"HTTP_X_SANDBOX_SIGNATURE": "0" * 64}, id="wrong-signature"),
         pytest.param({"age": 301}, id="stale"),
-        pytest.param({"age": -301}, id="from-the-future"),
+        pytest.param({"age": -330}, id="from-the-future"),
         pytest.param({"body": b'{"event": "completed", "event_id": "x"}'}, id="tampered-body"),
         pytest.param({"signed_url": "http://testserver/telephony/sandbox/status/another-token"}, id="other-url"),
     ],
@@ -458,3 +458,87 @@ def test_an_event_naming_another_provider_call_is_kept_but_not_applied(placed: C
     assert (placed.status, placed.call_sid) != ("completed", "SBsomeone-else")
     assert placed.status == "queued"
     assert placed.events.get().event_type == "completed"
+
+
+def unknown_call_of_the_same_account(placed: Call) -> Call:
+    """A call whose dial timed out (no provider id yet), placed through the same sandbox account as `placed`."""
+    call: Call = CallFactory(
+        organization=placed.organization,
+        telephony_account=placed.telephony_account,
+        provider="sandbox",
+        call_sid=None,
+        status="unknown",
+    )
+    return call
+
+
+def test_an_event_naming_a_provider_call_id_held_by_another_call_is_kept_but_claims_nothing(
+    placed: Call, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    timed_out = unknown_call_of_the_same_account(placed)
+
+    response = post_signed(timed_out, "status", {"event": "answered", "call_sid": placed.call_sid, "event_id": "a"})
+
+    assert response.status_code == 204, response.content
+    timed_out.refresh_from_db()
+    assert (timed_out.call_sid, timed_out.status, timed_out.answered_at) == (None, "unknown", None)
+    assert timed_out.events.get().payload["call_sid"] == placed.call_sid
+    assert Call.objects.get(pk=placed.pk).call_sid == placed.call_sid
+    assert not placed.events.exists()
+    assert f"call {timed_out.pk}: event answered names a provider call id held by another call" in caplog.text
+    assert placed.call_sid not in caplog.text
+
+
+def test_a_provider_call_id_claimed_by_another_call_meanwhile_is_not_claimed_twice(
+    placed: Call, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The race the check before the update cannot see: another call's event claimed the id between the two.
+    caplog.set_level(logging.WARNING)
+    monkeypatch.setattr("calls.lifecycle._call_sid_taken", lambda call, call_sid: False)
+    timed_out = unknown_call_of_the_same_account(placed)
+
+    response = post_signed(timed_out, "status", {"event": "completed", "call_sid": placed.call_sid, "event_id": "c"})
+
+    assert response.status_code == 204, response.content
+    timed_out.refresh_from_db()
+    assert (timed_out.call_sid, timed_out.status, timed_out.ended_at) == (None, "unknown", None)
+    assert timed_out.events.get().event_type == "completed"
+    assert "another call claimed meanwhile" in caplog.text
+    # The transaction survived the failed update: the call is still usable, and its next event applies.
+    assert (
+        post_signed(timed_out, "status", {"event": "ringing", "call_sid": "SBits-own", "event_id": "r"}).status_code
+        == 204
+    )
+    timed_out.refresh_from_db()
+    assert (timed_out.call_sid, timed_out.status) == ("SBits-own", "ringing")
+
+
+def test_a_provider_call_id_longer_than_any_provider_s_is_kept_but_not_claimed(placed: Call) -> None:
+    timed_out = unknown_call_of_the_same_account(placed)
+
+    response = post_signed(timed_out, "status", {"event": "ringing", "call_sid": "SB" + "9" * 200, "event_id": "r"})
+
+    assert response.status_code == 204, response.content
+    timed_out.refresh_from_db()
+    assert (timed_out.call_sid, timed_out.status) == (None, "unknown")
+    assert timed_out.events.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("payload", "where"),
+    [
+        ({"event": "ringing", "call_sid": "SB\x00", "event_id": "r"}, "call_sid, payload.call_sid"),
+        ({"event": "ringing", "event_id": "r\ud800"}, "key, payload.event_id"),
+        ({"event": "ringing", "event_id": "r", "extra": {"to": ["+14155550199", "\x00"]}}, "payload.extra.to[1]"),
+    ],
+)
+def test_a_signed_event_carrying_text_no_database_stores_is_400_and_changes_nothing(
+    placed: Call, payload: dict[str, Any], where: str
+) -> None:
+    response = post_signed(placed, "status", payload)
+
+    assert response.status_code == 400, response.content
+    assert response.json() == {"detail": f"Unreadable event: a NUL character or an invalid surrogate in {where}."}
+    placed.refresh_from_db()
+    assert (placed.status, placed.events.count()) == ("queued", 0)

@@ -132,7 +132,7 @@ def signed_then(call: Call, change: str) -> tuple[bytes, dict[str, str]]:
     elif change == "stale":
         headers = signed_headers(raw, timestamp=now - 301)
     elif change == "from-the-future":
-        headers = signed_headers(raw, timestamp=now + 301)
+        headers = signed_headers(raw, timestamp=now + 330)
     elif change == "timestamp-changed":
         headers["HTTP_TELNYX_TIMESTAMP"] = str(int(headers["HTTP_TELNYX_TIMESTAMP"]) - 1)
     elif change == "tampered-body":

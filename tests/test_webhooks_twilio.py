@@ -185,6 +185,18 @@ def test_a_signed_callback_without_a_call_status_is_400(call: Call) -> None:
     assert not CallEvent.objects.filter(call=call).exists()
 
 
+def test_a_signed_form_callback_with_a_nul_in_a_field_is_400_and_changes_nothing(call: Call) -> None:
+    response = event(call, "ringing", 1, CallerName="Ann\x00")
+
+    assert response.status_code == 400, response.content
+    assert response.json() == {
+        "detail": "Unreadable event: a NUL character or an invalid surrogate in payload.CallerName."
+    }
+    call.refresh_from_db()
+    assert call.status == "queued"
+    assert not CallEvent.objects.filter(call=call).exists()
+
+
 # --- the answer: TwiML ----------------------------------------------------------------------------------------
 
 

@@ -114,7 +114,7 @@ def raw_and_authorization(call: Call, change: str) -> tuple[bytes, str]:
     elif change == "stale":
         token = signature_jwt(raw, iat=now - 301)
     elif change == "from-the-future":
-        token = signature_jwt(raw, iat=now + 301)
+        token = signature_jwt(raw, iat=now + 330)
     elif change == "no-iat":
         token = signature_jwt(raw, iat=None)
     elif change == "tampered-body":

@@ -50,6 +50,19 @@ class DialResult:
     status: str = "queued"
 
 
+@dataclass(frozen=True)
+class OwnedNumber:
+    """A number the provider says the account holds."""
+
+    number: str  # E.164
+    provider_id: str = ""  # the provider's own id for it (Twilio's PN... sid, Telnyx's id), when it has one
+    friendly_name: str = ""
+
+
+# A listing stops here: enough for any account Burki serves, and a bound on the requests one listing makes.
+MAX_OWNED_NUMBERS = 1000
+
+
 class TelephonyError(Exception):
     """Every provider failure, whatever the SDK raised.
 
@@ -101,6 +114,11 @@ class TelephonyBackend:
 
     def hangup(self, account: ProviderAccount, call_sid: str) -> None:
         """End a live call."""
+        raise NotImplementedError
+
+    def owned_numbers(self, account: ProviderAccount, *, number: str | None = None) -> list[OwnedNumber]:
+        """The numbers the account holds at the provider (at most MAX_OWNED_NUMBERS), or only `number` (E.164) when
+        given: an empty list then means the account does not hold it. Pages are followed here."""
         raise NotImplementedError
 
     def verify_webhook(self, account: ProviderAccount, request: WebhookRequest) -> bool:

@@ -24,6 +24,7 @@ from telephony.backends.base import (
     AnswerInstructions,
     DialRequest,
     DialResult,
+    OwnedNumber,
     ProviderAccount,
     ProviderEvent,
     TelephonyBackend,
@@ -53,6 +54,27 @@ LIFECYCLE = ("initiated", "ringing", "answered", "completed")
 
 
 @dataclass(frozen=True)
+class Step:
+    """One webhook of a scripted call: `event`, sent `after` seconds after the previous step."""
+
+    event: str
+    after: float
+    duration: int = 0  # the call's length, sent with the event that ends it
+
+
+# Destinations that play another outcome, like Twilio's magic test numbers: in the fictional +1 415 555 01xx range
+# (valid per libphonenumber, so the default destination policy allows them) and above the demo's own numbers.
+# Every other destination is answered and completes after CALL_SECONDS.
+MAGIC_NUMBERS = {
+    "+14155550191": "busy",
+    "+14155550192": "no-answer",
+    "+14155550193": "failed",
+    "+14155550194": "long",
+}
+LONG_CALL_SECONDS = 600
+
+
+@dataclass(frozen=True)
 class SandboxCall:
     account_id: int
     request: DialRequest
@@ -75,9 +97,28 @@ def sign(account: ProviderAccount, *, url: str, timestamp: str, body: bytes) -> 
 
 
 class SandboxBackend(TelephonyBackend):
-    """Options: REFUSE_PREFIXES, destinations starting with any of them are refused (to test the failure path)."""
+    """Options: REFUSE_PREFIXES, destinations starting with any of them are refused (to test the failure path);
+    AUTOPLAY (default on), whether a placed call plays its script by itself (on a worker); CALL_SECONDS (default 5),
+    how long an answered call lasts.
+    """
 
     provider = "sandbox"
+
+    @property
+    def autoplay(self) -> bool:
+        return bool(self.options.get("AUTOPLAY", True))
+
+    def script(self, to_number: str) -> tuple[Step, ...]:
+        """What a call to `to_number` does, webhook by webhook (see MAGIC_NUMBERS)."""
+        outcome = MAGIC_NUMBERS.get(to_number, "completed")
+        seconds = LONG_CALL_SECONDS if outcome == "long" else int(self.options.get("CALL_SECONDS", 5))
+        if outcome == "failed":
+            return (Step("initiated", 0), Step("failed", 1))
+        if outcome == "busy":
+            return (Step("initiated", 0), Step("ringing", 1), Step("busy", 1))
+        if outcome == "no-answer":
+            return (Step("initiated", 0), Step("ringing", 1), Step("no-answer", seconds))
+        return (Step("initiated", 0), Step("ringing", 1), Step("answered", 1), Step("completed", seconds, seconds))
 
     def dial(self, account: ProviderAccount, request: DialRequest) -> DialResult:
         refused = [p for p in self.options.get("REFUSE_PREFIXES", []) if p and request.to_number.startswith(p)]
@@ -100,6 +141,10 @@ class SandboxBackend(TelephonyBackend):
     def hangup(self, account: ProviderAccount, call_sid: str) -> None:
         hangups.append(call_sid)
         logger.info("sandbox hung up %s", call_sid)
+
+    def owned_numbers(self, account: ProviderAccount, *, number: str | None = None) -> list[OwnedNumber]:
+        # Every number is the sandbox's to use, since it calls no one; asked for all of them, it names none.
+        return [OwnedNumber(number=number)] if number else []
 
     # --- webhooks ---
 

@@ -12,10 +12,12 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 
 from telephony.backends.base import (
+    MAX_OWNED_NUMBERS,
     AnswerInstructions,
     ClientCache,
     DialRequest,
     DialResult,
+    OwnedNumber,
     ProviderAccount,
     ProviderEvent,
     TelephonyBackend,
@@ -54,6 +56,10 @@ HANGUP_STATUS = {
     "originator_cancel": "canceled",
 }
 
+
+# A number listed with one of these statuses is no longer (or never was) the account's to call from.
+GONE_STATUSES = frozenset({"deleted", "ported-out", "purchase-failed", "port-failed"})
+LIST_PAGE_SIZE = 250  # Telnyx's largest page
 
 # Telnyx refuses longer speak payloads; welcome messages are at most 1,000 characters anyway.
 SPEAK_LIMIT = 3000
@@ -112,6 +118,27 @@ class TelnyxBackend(TelephonyBackend):
             client.calls.actions.hangup(call_sid)
         except Exception as exc:
             raise self._error(exc, "hangup") from exc
+
+    def owned_numbers(self, account: ProviderAccount, *, number: str | None = None) -> list[OwnedNumber]:
+        client, _ = self._client(account)
+        params: dict[str, Any] = {"page_size": LIST_PAGE_SIZE}
+        if number:
+            # Digits only: Telnyx answers an empty list to a filter with any other character in it, the + included.
+            params["filter"] = {"phone_number": number.lstrip("+")}
+        owned: list[OwnedNumber] = []
+        try:
+            # Iterating the page fetches the next ones (page[number]) until meta.total_pages.
+            for record in client.phone_numbers.list(**params):
+                phone_number = getattr(record, "phone_number", None)
+                if not phone_number or getattr(record, "status", None) in GONE_STATUSES:
+                    continue
+                owned.append(OwnedNumber(number=str(phone_number), provider_id=str(getattr(record, "id", "") or "")))
+                if len(owned) >= MAX_OWNED_NUMBERS:
+                    break
+        except Exception as exc:
+            raise self._error(exc, "phone number listing") from exc
+        # The filter matches partial numbers too.
+        return [item for item in owned if item.number == number] if number else owned
 
     # --- webhooks ---
 

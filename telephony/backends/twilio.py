@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from telephony.backends.base import (
+    MAX_OWNED_NUMBERS,
     AnswerInstructions,
     ClientCache,
     DialRequest,
     DialResult,
+    OwnedNumber,
     ProviderAccount,
     ProviderEvent,
     TelephonyBackend,
@@ -89,6 +92,24 @@ class TwilioBackend(TelephonyBackend):
             client.calls(call_sid).update(status="completed")
         except Exception as exc:
             raise self._error(exc, "hangup") from exc
+
+    def owned_numbers(self, account: ProviderAccount, *, number: str | None = None) -> list[OwnedNumber]:
+        client = self._client(account)
+        filters = {"phone_number": number} if number else {}
+        try:
+            # The SDK follows next_page_uri itself, up to `limit` records.
+            records = client.incoming_phone_numbers.list(**filters, limit=MAX_OWNED_NUMBERS)
+        except Exception as exc:
+            raise self._error(exc, "phone number listing") from exc
+        owned = [
+            OwnedNumber(
+                number=str(record.phone_number), provider_id=record.sid or "", friendly_name=record.friendly_name or ""
+            )
+            for record in records
+            if record.phone_number
+        ]
+        # Twilio's PhoneNumber filter also matches partial numbers ("+1415" finds every +1 415 number).
+        return [item for item in owned if item.number == number] if number else owned
 
     # --- webhooks ---
 
@@ -196,7 +217,7 @@ class TwilioBackend(TelephonyBackend):
 
     def _error(self, exc: Exception, action: str) -> TelephonyError:
         import requests
-        from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+        from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 
         headers: Mapping[str, str] = getattr(self._last_response, "headers", None) or {}
         self._last_response.headers = None
@@ -210,11 +231,35 @@ class TwilioBackend(TelephonyBackend):
             return provider_refusal(
                 self.alias, message=message, code=code, http_status=status, retry_after=headers.get("Retry-After")
             )
+        page = exc.args[1] if type(exc) is TwilioException and len(exc.args) == 2 else None
+        if page is not None and isinstance(getattr(page, "status_code", None), int):
+            # A list page Twilio answered with an error: the SDK raises a bare TwilioException("Unable to fetch page",
+            # response) rather than a TwilioRestException.
+            code, message = _page_error(page.text, page.status_code)
+            return provider_refusal(
+                self.alias,
+                message=message,
+                code=code,
+                http_status=page.status_code,
+                retry_after=(page.headers or {}).get("Retry-After") or headers.get("Retry-After"),
+            )
         if isinstance(exc, requests.Timeout):
             return provider_unreachable(self.alias, label="Twilio", action=action, timeout=self.timeout)
         if isinstance(exc, requests.ConnectionError):
             return provider_unreachable(self.alias, label="Twilio", action=action)
         return provider_unexpected(self.alias, label="Twilio", action=action, exc=exc)
+
+
+def _page_error(text: str, status: int) -> tuple[str | None, str]:
+    """Twilio's error body ({"code": 20003, "message": "Authenticate", ...}) as a code and a message."""
+    try:
+        body = json.loads(text)
+    except (TypeError, ValueError):
+        body = None
+    if isinstance(body, dict) and body.get("message"):
+        code = body.get("code")
+        return (str(code) if code is not None else None), str(body["message"])
+    return None, f"HTTP {status}"
 
 
 def _whole_seconds(value: str | None) -> int | None:

@@ -15,10 +15,12 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 
 from telephony.backends.base import (
+    MAX_OWNED_NUMBERS,
     AnswerInstructions,
     ClientCache,
     DialRequest,
     DialResult,
+    OwnedNumber,
     ProviderAccount,
     ProviderEvent,
     TelephonyBackend,
@@ -38,6 +40,9 @@ if TYPE_CHECKING:
 
 # Only what placing and ending calls needs; signature_secret serves webhook verification, and is read there.
 CREDENTIAL_KEYS = ("application_id", "private_key")
+# The Numbers API takes the Vonage account's API key and secret (HTTP Basic), never the application's JWT.
+NUMBERS_CREDENTIAL_KEYS = ("api_key", "api_secret")
+NUMBERS_PAGE_SIZE = 100  # the SDK's largest page
 DEFAULT_TIMEOUT = 5.0
 # Vonage call status -> normalized status. A status in ENDED ends the call, and is its end reason as Vonage said it.
 EVENT_STATUS = {
@@ -64,16 +69,17 @@ class _RedactSecrets(logging.Filter):
     """Keeps secrets out of the SDK's own log lines.
 
     vonage-http-client logs its shared header dict at DEBUG before each request, and by then that dict still holds
-    the previous request's `Authorization: Bearer <JWT>` (valid for 15 minutes); it also logs every error response
-    body at WARNING. The bearer token is masked, and the body left out: our TelephonyError carries what matters.
+    the previous request's `Authorization: Bearer <JWT>` (valid for 15 minutes) or `Basic <api key:secret>` (the
+    Numbers API); it also logs every error response body at WARNING. The credentials are masked, and the body left
+    out: our TelephonyError carries what matters.
     """
 
-    _bearer = re.compile(r"Bearer\s+[^'\"\s,}]+")
+    _authorization = re.compile(r"(Bearer|Basic)\s+[^'\"\s,}]+")
     _body = re.compile(r"content: .*; from url", re.DOTALL)
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        redacted = self._body.sub("content: [omitted]; from url", self._bearer.sub("Bearer [redacted]", message))
+        redacted = self._body.sub("content: [omitted]; from url", self._authorization.sub(r"\1 [redacted]", message))
         if redacted != message:
             record.msg, record.args = redacted, ()
         return True
@@ -83,7 +89,8 @@ _redact_secrets = _RedactSecrets()
 
 
 class VonageBackend(TelephonyBackend):
-    """Options: API_HOST (host[:port], always https; empty for api.nexmo.com), TIMEOUT (seconds, default 5)."""
+    """Options: API_HOST (host[:port], always https; empty for api.nexmo.com), REST_HOST (the same for the Numbers
+    API; empty for rest.nexmo.com), TIMEOUT (seconds, default 5)."""
 
     provider = "vonage"
 
@@ -91,9 +98,13 @@ class VonageBackend(TelephonyBackend):
         super().__init__(provider=provider, options=options)
         self.timeout = float(self.options.get("TIMEOUT") or DEFAULT_TIMEOUT)
         self.api_host = str(self.options.get("API_HOST") or "")
+        self.rest_host = str(self.options.get("REST_HOST") or "")
         # The SDK takes whole seconds only (0.5 fails its validation): round up, never down to 0.
         self.request_timeout = max(1, math.ceil(self.timeout))
         self._clients: ClientCache[Vonage] = ClientCache()
+        # Apart from the Voice clients: the SDK keeps one Authorization header per client, and a JWT request and a
+        # Basic one sharing it from two threads could each go out with the other's.
+        self._numbers_clients: ClientCache[Vonage] = ClientCache()
 
     def dial(self, account: ProviderAccount, request: DialRequest) -> DialResult:
         client = self._client(account)
@@ -111,6 +122,27 @@ class VonageBackend(TelephonyBackend):
             client.voice.hangup(call_sid)
         except Exception as exc:
             raise self._error(exc, "hangup") from exc
+
+    def owned_numbers(self, account: ProviderAccount, *, number: str | None = None) -> list[OwnedNumber]:
+        from vonage_numbers import ListOwnedNumbersFilter
+
+        client = self._numbers_client(account)
+        # Vonage writes numbers without the +; pattern with search_pattern 0 means "starts with".
+        search = {"pattern": number.lstrip("+"), "search_pattern": 0} if number else {}
+        owned: list[OwnedNumber] = []
+        index: int | None = 1
+        try:
+            while index is not None and len(owned) < MAX_OWNED_NUMBERS:
+                page, _, index = client.numbers.list_owned_numbers(
+                    ListOwnedNumbersFilter(**search, size=NUMBERS_PAGE_SIZE, index=index)
+                )
+                owned += [
+                    OwnedNumber(number=f"+{item.msisdn}", provider_id=item.msisdn) for item in page if item.msisdn
+                ]
+        except Exception as exc:
+            raise self._error(exc, "phone number listing") from exc
+        owned = owned[:MAX_OWNED_NUMBERS]
+        return [item for item in owned if item.number == number] if number else owned
 
     # --- webhooks ---
 
@@ -272,6 +304,37 @@ class VonageBackend(TelephonyBackend):
             # Nothing was sent: credentials or options the SDK cannot use are a configuration problem.
             raise TelephonyError(
                 f"Could not set up the Vonage client ({type(exc).__name__}); check the application's credentials.",
+                provider=self.alias,
+                kind=TelephonyError.REJECTED,
+            ) from exc
+
+    def _numbers_client(self, account: ProviderAccount) -> Vonage:
+        # Optional credentials (calls need none of them): refused here by name, before any SDK sees them.
+        credentials = {key: str(account.credentials.get(key) or "").strip() for key in NUMBERS_CREDENTIAL_KEYS}
+        missing = [key for key, value in credentials.items() if not value]
+        if missing:
+            raise TelephonyError(
+                f"The Vonage account needs its api_key and api_secret to confirm which numbers it holds "
+                f"(missing: {', '.join(missing)}).",
+                provider=self.alias,
+                kind=TelephonyError.REJECTED,
+            )
+        logging.getLogger("vonage").addFilter(_redact_secrets)
+        return self._numbers_clients.get(account.id, credentials, lambda: self._build_numbers_client(credentials))
+
+    def _build_numbers_client(self, credentials: Mapping[str, str]) -> Vonage:
+        from vonage import Auth, HttpClientOptions, Vonage
+
+        options: dict[str, Any] = {"timeout": self.request_timeout, "max_retries": 0, "pool_maxsize": 1}
+        if self.rest_host:
+            options["rest_host"] = self.rest_host
+        try:
+            return Vonage(
+                Auth(api_key=credentials["api_key"], api_secret=credentials["api_secret"]), HttpClientOptions(**options)
+            )
+        except Exception as exc:
+            raise TelephonyError(
+                f"Could not set up the Vonage client ({type(exc).__name__}); check the api_key and api_secret.",
                 provider=self.alias,
                 kind=TelephonyError.REJECTED,
             ) from exc

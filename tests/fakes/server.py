@@ -54,7 +54,7 @@ class FakeProvider:
         self.tls = tls
         self.hang_seconds = hang_seconds
         self.requests: list[RecordedRequest] = []
-        self._routes: list[tuple[str, re.Pattern[str], Reply]] = []
+        self._routes: list[tuple[str, re.Pattern[str], dict[str, str], Reply]] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._server = _Server(("127.0.0.1", 0), _Handler, fake=self)
@@ -100,11 +100,13 @@ class FakeProvider:
         json: Any = None,
         headers: dict[str, str] | None = None,
         mode: Mode = "answer",
+        query: dict[str, str] | None = None,
     ) -> None:
-        """Answer `method` requests whose path fully matches the regex `path`; the latest matching rule wins."""
+        """Answer `method` requests whose path fully matches the regex `path` (and whose query has every parameter of
+        `query`, e.g. a page number); the latest matching rule wins."""
         reply = Reply(status=status, json=json, headers=dict(headers or {}), mode=mode)
         with self._lock:
-            self._routes.append((method.upper(), re.compile(path), reply))
+            self._routes.append((method.upper(), re.compile(path), dict(query or {}), reply))
 
     def received(self, method: str | None = None, path: str | None = None) -> list[RecordedRequest]:
         with self._lock:
@@ -117,8 +119,12 @@ class FakeProvider:
     def _record(self, request: RecordedRequest) -> Reply:
         with self._lock:
             self.requests.append(request)
-            for method, pattern, reply in reversed(self._routes):
-                if method == request.method and pattern.fullmatch(request.path):
+            for method, pattern, query, reply in reversed(self._routes):
+                if (
+                    method == request.method
+                    and pattern.fullmatch(request.path)
+                    and all(request.query.get(name) == [value] for name, value in query.items())
+                ):
                     return reply
         return Reply(status=404, json={"error": f"fake provider has no route for {request.method} {request.path}"})
 

@@ -10,9 +10,6 @@ from assistants.demo import DEFAULT_SLUG, DemoSeed, demo_seed
 from burki.errors import ServiceError
 from burki.permissions import ADMIN, ROLE_RANK
 
-# Where `make run` serves; the example is for pasting into a shell on the same machine.
-LOCAL_BASE_URL = "http://127.0.0.1:8000"
-
 
 class Command(BaseCommand):
     help = (
@@ -59,16 +56,17 @@ class Command(BaseCommand):
                 admin = f"user {seed.admin.username}, password {seed.admin.password} (shown only now)"
             else:
                 admin = f"user {seed.admin.username} (already existed, password unchanged)"
-            lines.append(f"  Admin:              {LOCAL_BASE_URL}/admin/  {admin}")
+            lines.append(f"  Admin:              {settings.PUBLIC_BASE_URL}/admin/  {admin}")
         if seed.inactive:
             lines.append(
                 self.style.WARNING(f"  Switched off (calls through them are refused): {', '.join(seed.inactive)}")
             )
         lines += [
             "",
-            "Place a sandbox call (no phone rings), after `python manage.py runserver`:",
+            # Where `make run` serves (it sets PUBLIC_BASE_URL from PORT): for pasting into a shell on this machine.
+            "Place a sandbox call (no phone rings) while `make run` serves; it completes by itself in a few seconds:",
             "",
-            f"  curl -X POST {LOCAL_BASE_URL}/calls/initiate \\",
+            f"  curl -X POST {settings.PUBLIC_BASE_URL}/calls/initiate \\",
             f"    -H 'Authorization: Bearer {seed.raw_key}' \\",
             "    -H 'Content-Type: application/json' \\",
             f"    -d '{body}'",

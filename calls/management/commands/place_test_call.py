@@ -24,13 +24,19 @@ OPTION_NAMES = {
 
 class Command(BaseCommand):
     help = (
-        "Place an outbound call exactly as POST /calls/initiate does, as the organization that owns --from. "
+        "Place an outbound call exactly as POST /calls/initiate does, as the organization that holds --from. "
         "With the sandbox provider no phone rings."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--from", dest="from_number", required=True, metavar="+E164", help="A number you own.")
         parser.add_argument("--to", dest="to_number", required=True, metavar="+E164", help="The number to call.")
+        parser.add_argument(
+            "--org",
+            metavar="SLUG",
+            help="The organization whose --from number places the call; needed only when several organizations "
+            "hold that number.",
+        )
         parser.add_argument("--assistant", type=int, metavar="ID", help="Instead of the number's assistant or flow.")
         parser.add_argument("--welcome", metavar="TEXT", help="Instead of the assistant's welcome message.")
         parser.add_argument("--agenda", metavar="TEXT")
@@ -44,8 +50,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--simulate",
             action="store_true",
-            help="Sandbox only: play the call's lifecycle (initiated, ringing, answered, completed) against this "
-            "server's webhooks at PUBLIC_BASE_URL, with real signed requests. The server must be running.",
+            help="Sandbox only: play the call's lifecycle (initiated, ringing, answered, completed, or its magic "
+            "number's outcome) at once, from this command, against the server's webhooks at PUBLIC_BASE_URL, with "
+            "real signed requests. The server must be running. Without it, a worker plays it in a few seconds.",
         )
         parser.add_argument("--json", action="store_true", help="Print one JSON object and nothing else.")
 
@@ -55,9 +62,17 @@ class Command(BaseCommand):
             from_number = normalize_e164(options["from_number"])
         except InvalidPhoneNumber as exc:
             raise CommandError(f"--from: {exc}") from None
-        number = phone_number_find(number=from_number)
-        if number is None:
+        found = phone_number_find(number=from_number, organization_slug=options["org"])
+        if not found and options["org"]:
+            raise CommandError(f"Organization {options['org']} has no number {from_number}.")
+        if not found:
             raise CommandError(f"No organization owns {from_number}.")
+        if len(found) > 1:
+            slugs = ", ".join(held.organization.slug for held in found)
+            raise CommandError(
+                f"{from_number} is registered in {len(found)} organizations ({slugs}): choose one with --org SLUG."
+            )
+        number = found[0]
         if not number.is_active:
             raise CommandError(f"{from_number} (organization {number.organization.slug}) is inactive.")
 
@@ -70,6 +85,7 @@ class Command(BaseCommand):
                 welcome_message=options["welcome"],
                 agenda=options["agenda"],
                 variables=variables,
+                sandbox_autoplay=not options["simulate"],  # played here instead, so no worker plays it too
             )
         except ServiceError as exc:
             raise CommandError(_refusal(exc)) from exc

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('burki', '0003_api_key_role'),
+        ('burki', '0004_block_premium_destinations_satellite'),
     ]
 
     operations = [
