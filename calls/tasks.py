@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from celery import shared_task
 
 from calls.lifecycle import calls_expire_stale
+from calls.retention import calls_apply_retention
 from calls.services import SandboxPlaybackError, call_sandbox_play
 
 
 @shared_task(name="calls.expire_stale_calls")
 def expire_stale_calls() -> int:
     return calls_expire_stale()
+
+
+@shared_task(name="calls.apply_call_retention")
+def apply_call_retention() -> dict[str, int]:
+    return asdict(calls_apply_retention())
 
 
 # Retried with backoff (about a minute in all) while our own webhooks are unreachable; then the call is left to the
