@@ -35,7 +35,8 @@ def phone_number_list(*, organization: Organization) -> QuerySet[PhoneNumber]:
     return (
         PhoneNumber.objects.filter(organization=organization)
         .select_related("telephony_account")
-        .order_by("phone_number")
+        # The id makes the order a keyset (burki.pagination) even where a number is unique only per organization.
+        .order_by("phone_number", "id")
     )
 
 

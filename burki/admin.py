@@ -48,7 +48,7 @@ class OrganizationAdmin(TenantScopedAdmin):
     search_fields = ["name", "slug"]
     list_filter = ["created_at"]
     prepopulated_fields = {"slug": ["name"]}
-    readonly_fields = ["created_at", "updated_at"]
+    readonly_fields = ["calls_redacted_before", "created_at", "updated_at"]
     inlines = [MembershipInline]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

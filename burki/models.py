@@ -7,12 +7,13 @@ from typing import Any
 import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 API_KEY_PREFIX = "burki_"
 # What the admin and the API show of a key: enough to tell keys apart, far too little to use one.
 API_KEY_VISIBLE_CHARS = 12
+MAX_RETENTION_DAYS = 36_500
 
 
 def validate_country_codes(value: Any) -> None:
@@ -43,6 +44,23 @@ class Organization(models.Model):
             "international-network numbers (+870, +881, +882, +883): toll fraud."
         ),
     )
+    call_retention_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_RETENTION_DAYS)],
+        help_text="Calls and their events older than this many days are deleted. Empty: the server default "
+        "(CALL_RETENTION_DAYS, 400).",
+    )
+    redact_after_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_RETENTION_DAYS)],
+        help_text="Calls older than this many days, until they are deleted, keep only the last four digits of their "
+        "phone numbers, and lose their texts, variables, metadata and provider payloads. Empty: the server default "
+        "(CALL_REDACT_AFTER_DAYS; unset, never).",
+    )
+    # Every call of the organization created before this moment is redacted: each run redacts from here on only.
+    calls_redacted_before = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -51,6 +69,23 @@ class Organization(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def effective_call_retention_days(self) -> int:
+        return self.call_retention_days or settings.CALL_RETENTION_DAYS
+
+    @property
+    def effective_redact_after_days(self) -> int | None:
+        days: int | None = self.redact_after_days or settings.CALL_REDACT_AFTER_DAYS
+        return days
+
+    def clean(self) -> None:
+        super().clean()
+        redact, keep = self.effective_redact_after_days, self.effective_call_retention_days
+        if redact is not None and redact >= keep:
+            raise ValidationError(
+                {"redact_after_days": f"Must be fewer days than the calls are kept ({keep}): they are deleted first."}
+            )
 
 
 class Membership(models.Model):

@@ -25,14 +25,23 @@ ErrorSerializer = inline_serializer(
 
 
 def page_of(item: type[serializers.Serializer[Any]], name: str) -> serializers.Serializer[Any]:
-    """The documented shape of a Burki list: {"items", "total", "skip", "limit"}."""
+    """The documented shape of a Burki list: {"items", "total", "skip", "limit", "next_cursor",
+    "total_is_estimate"} (burki.pagination)."""
     return inline_serializer(
         name=name,
         fields={
             "items": item(many=True),
-            "total": serializers.IntegerField(),
+            "total": serializers.IntegerField(
+                help_text="Matching rows: exact up to LIST_EXACT_TOTAL_LIMIT (10,000 by default), an estimate beyond."
+            ),
             "skip": serializers.IntegerField(),
             "limit": serializers.IntegerField(),
+            "next_cursor": serializers.CharField(
+                allow_null=True, help_text="Pass as `cursor` for the next page; null on the last page."
+            ),
+            "total_is_estimate": serializers.BooleanField(
+                help_text="True when `total` is the database's estimate (more than LIST_EXACT_TOTAL_LIMIT rows)."
+            ),
         },
     )
 

@@ -79,7 +79,17 @@ class ApiKeyCreatedOutput(ApiKeyOutput):
 
 
 class OrganizationOutput(serializers.ModelSerializer[Organization]):
+    # What applies: the organization's own setting, else the server's default.
+    call_retention_days = serializers.IntegerField(
+        source="effective_call_retention_days", help_text="Calls and their events are deleted after this many days."
+    )
+    redact_after_days = serializers.IntegerField(
+        source="effective_redact_after_days",
+        allow_null=True,
+        help_text="Calls are redacted (phone numbers masked, texts cleared) after this many days; null: never.",
+    )
+
     class Meta:
         model = Organization
-        fields = ["id", "name", "slug", "created_at", "updated_at"]
+        fields = ["id", "name", "slug", "call_retention_days", "redact_after_days", "created_at", "updated_at"]
         read_only_fields = fields

@@ -7,6 +7,7 @@ import hashlib
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -233,6 +234,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": WEBHOOK_SWEEP_INTERVAL,
         "options": {"expires": WEBHOOK_SWEEP_INTERVAL},
     },
+    # Once a day, at a quiet hour (UTC): call history past each organization's retention (calls.retention).
+    "apply-call-retention": {
+        "task": "calls.apply_call_retention",
+        "schedule": crontab(hour=3, minute=30),
+        "options": {"expires": 12 * 3600},
+    },
 }
 
 # Events to customers' servers (the webhooks app). Each attempt may take this many seconds in all.
@@ -244,6 +251,15 @@ WEBHOOK_ALLOW_PRIVATE_DESTINATIONS = env.bool("WEBHOOK_ALLOW_PRIVATE_DESTINATION
 WEBHOOK_REQUIRE_HTTPS = env.bool("WEBHOOK_REQUIRE_HTTPS", default=not DEBUG)
 # An endpoint whose every attempt has failed for this many days is disabled, with the reason.
 WEBHOOK_DISABLE_AFTER_DAYS = env.int("WEBHOOK_DISABLE_AFTER_DAYS", default=5)
+
+# Lists count their rows exactly up to this many; beyond it `total` is the database's estimate, flagged with
+# `total_is_estimate` (an exact count would cost as much as the history is long).
+LIST_EXACT_TOTAL_LIMIT = env.int("LIST_EXACT_TOTAL_LIMIT", default=10_000)
+# Calls (with their events) older than this many days are deleted, unless the organization sets its own
+# call_retention_days (admin). Organizations may also redact calls earlier (redact_after_days); this is the default
+# for those that set none (empty: no redaction).
+CALL_RETENTION_DAYS = env.int("CALL_RETENTION_DAYS", default=400)
+CALL_REDACT_AFTER_DAYS = int(env.str("CALL_REDACT_AFTER_DAYS", default="") or 0) or None
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["burki.authentication.BearerAuthentication"],

@@ -8,6 +8,8 @@ from django.db.models import QuerySet
 from burki.models import Organization
 from calls.models import Call
 
+CALL_COLUMNS = [field.name for field in Call._meta.concrete_fields]
+
 
 @dataclass(frozen=True)
 class CallFilters:
@@ -22,7 +24,14 @@ class CallFilters:
 
 
 def call_list(*, organization: Organization, filters: CallFilters | None = None) -> QuerySet[Call]:
-    calls = Call.objects.filter(organization=organization).select_related("assistant").order_by("-created_at", "-id")
+    # Of the assistant, only its name (CallOutput): not its settings, decoded on every row. (select_related, not an
+    # annotation: counts and id walks, .values("pk"), then drop the join.)
+    calls = (
+        Call.objects.filter(organization=organization)
+        .select_related("assistant")
+        .only(*CALL_COLUMNS, "assistant__name")
+        .order_by("-created_at", "-id")
+    )
     if filters is None:
         return calls
     if filters.status:

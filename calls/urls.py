@@ -10,6 +10,7 @@ urlpatterns = [
     path("calls/initiate/", views.CallInitiateSlashApi.as_view()),
     path("calls/validate", views.CallValidateApi.as_view(), name="call-validate"),
     path("calls", views.CallListApi.as_view(), name="call-list"),
+    path("calls/export", views.CallExportApi.as_view(), name="call-export"),
     path("calls/sid/<str:call_sid>", views.CallBySidApi.as_view(), name="call-by-sid"),
     path("calls/<int:call_id>", views.CallDetailApi.as_view(), name="call-detail"),
     path("calls/<int:call_id>/context", views.CallContextApi.as_view(), name="call-context"),

@@ -129,7 +129,7 @@ def _call_events() -> tuple[Any, dict[str, str]]:
     )
     CallEvent.objects.create(call=call, provider="sandbox", event_type="answered", status="", key="2")
     CallEvent.objects.create(call=call, provider="sandbox", event_type="ringing", status="in-progress", key="3")
-    return match, {"q": "answered", "status__exact": "in-progress"}
+    return match, {"q": "answered", "status": "in-progress"}
 
 
 CHANGELISTS: list[tuple[type[Any], Callable[[], tuple[Any, dict[str, str]]]]] = [

@@ -61,3 +61,47 @@ def test_out_of_range_pagination_is_400(api: Any, query: str) -> None:
 
     assert response.status_code == 400
     assert response.json()["detail"] == "Invalid request."
+
+
+def test_the_call_object_is_exactly_what_drfs_generic_serializer_would_write(organization: Any) -> None:
+    from datetime import UTC, datetime
+
+    from rest_framework import serializers
+
+    from calls.models import Call
+    from calls.selectors import call_list
+    from calls.serializers import CallOutput
+
+    flow = ConversationFlowFactory(organization=organization)
+    calls = [
+        CallFactory(organization=organization, assistant=flow.base_assistant, flow=flow, metadata={"k": [1, None]}),
+        CallFactory(organization=organization, assistant=None, call_sid=None, variables={"name": "Zoë"}),
+        CallFactory(
+            organization=organization,
+            status="completed",
+            duration=0,
+            started_at=datetime(2026, 5, 4, 12, 0, tzinfo=UTC),
+            answered_at=datetime(2026, 5, 4, 12, 0, 1, 250, tzinfo=UTC),
+            ended_at=datetime(2026, 5, 4, 12, 5, tzinfo=UTC),
+            error_message="x" * 300,
+        ),
+    ]
+
+    for call in [*call_list(organization=organization), *Call.objects.filter(pk__in=[c.pk for c in calls])]:
+        # The serializer's fast path (calls.serializers.call_object) against DRF's own field by field rendering.
+        assert CallOutput(call).data == serializers.ModelSerializer.to_representation(CallOutput(), call)
+
+
+def test_a_list_pages_calls_are_the_same_objects_as_each_calls_own(api: Any, organization: Any) -> None:
+    flow = ConversationFlowFactory(organization=organization)
+    calls = [
+        CallFactory(organization=organization, assistant=flow.base_assistant, flow=flow, variables={"n": 1}),
+        CallFactory(organization=organization, assistant=None, call_sid=None, status="failed", duration=3),
+    ]
+
+    for query in ("limit=50", "skip=1&limit=1"):
+        items = api.get(f"/api/v1/calls?{query}").json()["items"]
+        # The list reads plain values (calls.serializers.CallRowOutput); one call is read as a model (CallOutput).
+        assert items == [api.get(f"/api/v1/calls/{item['id']}").json() for item in items]
+        assert items
+    assert {item["id"] for item in api.get("/api/v1/calls").json()["items"]} == {call.pk for call in calls}

@@ -14,6 +14,7 @@ CONTRACT_PATHS = {
     "/calls/initiate": {"post"},
     "/api/v1/calls/initiate": {"post"},
     "/api/v1/calls": {"get"},
+    "/api/v1/calls/export": {"get"},
     "/api/v1/calls/{call_id}": {"get"},
     "/api/v1/calls/sid/{call_sid}": {"get"},
     "/api/v1/calls/{call_sid}/terminate": {"post"},

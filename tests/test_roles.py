@@ -76,6 +76,7 @@ def operations(world: dict[str, Any]) -> list[tuple[str, str, str, dict[str, Any
         (MEMBER, "post", "/api/v1/calls/initiate", dial),
         (MEMBER, "post", "/api/v1/calls/validate", dial),
         (MEMBER, "get", "/api/v1/calls", None),
+        (MEMBER, "get", "/api/v1/calls/export", None),
         (MEMBER, "get", f"/api/v1/calls/{call.pk}", None),
         (MEMBER, "get", f"/api/v1/calls/sid/{call.call_sid}", None),
         (MEMBER, "get", f"/api/v1/calls/{call.pk}/events", None),
@@ -115,7 +116,7 @@ def operations(world: dict[str, Any]) -> list[tuple[str, str, str, dict[str, Any
     ]
 
 
-OPERATION_COUNT = 40
+OPERATION_COUNT = 41
 RANK = {MEMBER: 1, ADMIN: 2, OWNER: 3}
 
 

@@ -35,6 +35,8 @@ LIST_ENDPOINTS = [
     "/api/v1/api-keys",
     "/api/v1/webhooks",
 ]
+# Not a JSON list, but the same call log: the whole of it, streamed.
+EXPORT_URL = "/api/v1/calls/export"
 
 
 @pytest.fixture
@@ -160,6 +162,17 @@ def test_every_list_shows_only_the_callers_organization(api: Any, theirs: dict[s
     assert "4155550177" not in response.content.decode()
 
 
+@pytest.mark.parametrize("accept", ["text/csv", "application/x-ndjson"])
+def test_the_export_shows_only_the_callers_organization(api: Any, theirs: dict[str, Any], accept: str) -> None:
+    response = api.get(EXPORT_URL, HTTP_ACCEPT=accept)
+
+    assert response.status_code == 200
+    text = b"".join(response.streaming_content).decode()
+    assert MARKER not in text
+    assert "4155550177" not in text
+    assert "CAzebediah" not in text
+
+
 def test_nothing_of_another_organization_can_be_used_to_place_a_call(
     api: Any, number: Any, theirs: dict[str, Any]
 ) -> None:
@@ -195,5 +208,36 @@ def test_every_list_refuses_out_of_range_pagination(api: Any, url: str, query: s
 def test_every_list_answers_in_burkis_shape(api: Any, url: str) -> None:
     body = api.get(f"{url}?skip=0&limit=100").json()
 
-    assert set(body) == {"items", "total", "skip", "limit"}
+    # Burki clients read items, total, skip and limit; the cursor and the estimate flag came later, beside them.
+    assert set(body) == {"items", "total", "skip", "limit", "next_cursor", "total_is_estimate"}
     assert (body["skip"], body["limit"]) == (0, 100)
+    assert (body["next_cursor"], body["total_is_estimate"]) == (None, False)
+
+
+@pytest.mark.parametrize("url", LIST_ENDPOINTS)
+@pytest.mark.parametrize(
+    "cursor",
+    # Not base64, not a list, nulls, an id past the column's range, a boolean, too long.
+    [
+        "garbage",
+        "W10",
+        "eyJhIjogMX0",
+        "W251bGwsIG51bGxd",
+        "WyIyMDI2LTAxLTAxVDAwOjAwOjAwKzAwOjAwIiwgMTAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwXQ",
+        "W3RydWUsIDFd",
+        "A" * 1100,
+    ],
+)
+def test_every_list_answers_a_tampered_cursor_with_400(api: Any, url: str, cursor: str) -> None:
+    response = api.get(f"{url}?cursor={cursor}")
+
+    assert response.status_code == 400
+    assert set(response.json()["errors"]) == {"cursor"}
+
+
+@pytest.mark.parametrize("url", LIST_ENDPOINTS)
+def test_every_list_refuses_a_cursor_with_skip(api: Any, url: str) -> None:
+    response = api.get(f"{url}?skip=1&cursor=abc")
+
+    assert response.status_code == 400
+    assert set(response.json()["errors"]) == {"cursor"}

@@ -11,7 +11,7 @@ import pytest
 
 from calls.models import Call
 from telephony.backends import sandbox
-from tests.factories import ApiKeyFactory, AssistantFactory
+from tests.factories import ApiKeyFactory, AssistantFactory, OrganizationFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -341,3 +341,29 @@ def test_the_readmes_sandbox_table_documents_every_magic_number() -> None:
     numbers = re.findall(r"^\| `(\+\d+)` \|", readme_section("The sandbox"), re.M)
 
     assert numbers == list(MAGIC_NUMBERS)
+
+
+# --- retention ---------------------------------------------------------------------------------------------------
+
+
+def test_redaction_clears_the_voicemail_message_and_the_recordings_url_but_keeps_who_answered() -> None:
+    from calls.retention import calls_apply_retention
+    from tests.test_retention import NOW, call_aged
+
+    organization = OrganizationFactory(call_retention_days=30, redact_after_days=10)
+    due = call_aged(
+        organization,
+        15,
+        machine_detection="leave_message",
+        voicemail_message="Hi Ann, call Dr Who back.",
+        answered_by="machine",
+        end_reason="voicemail-message-left",
+        recording_url="https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE1",
+        recording_duration=12,
+    )
+
+    calls_apply_retention(now=NOW)
+
+    due.refresh_from_db()
+    assert (due.voicemail_message, due.recording_url) == ("", "")
+    assert (due.answered_by, due.end_reason, due.recording_duration) == ("machine", "voicemail-message-left", 12)

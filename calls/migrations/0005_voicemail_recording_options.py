@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('calls', '0003_call_account_created_index'),
+        ('calls', '0004_call_log_indexes'),
     ]
 
     operations = [
