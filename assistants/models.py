@@ -35,14 +35,20 @@ class Assistant(models.Model):
         max_length=16,
         choices=MachineDetection.choices,
         default=MachineDetection.OFF,
+        # Database defaults too: a process still running the code from before these columns can save assistants.
+        db_default=MachineDetection.OFF,
         help_text="What calls do when an answering machine answers; a call may say otherwise.",
     )
     voicemail_message = models.TextField(
         blank=True,
+        default="",
+        db_default="",
         max_length=1000,
         help_text="Said after the beep in leave_message mode; supports {{variable}} substitution.",
     )
-    record = models.BooleanField(default=False, help_text="Have the carrier record calls; a call may say otherwise.")
+    record = models.BooleanField(
+        default=False, db_default=False, help_text="Have the carrier record calls; a call may say otherwise."
+    )
     llm_settings = models.JSONField(default=dict, blank=True, validators=[validate_json_object])
     tts_settings = models.JSONField(default=dict, blank=True, validators=[validate_json_object])
     stt_settings = models.JSONField(default=dict, blank=True, validators=[validate_json_object])

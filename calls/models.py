@@ -37,21 +37,24 @@ class Call(models.Model):
     agenda = models.TextField(blank=True)
     variables = models.JSONField(default=dict, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
-    # What the call was placed with: the request's options, else its assistant's.
-    machine_detection = models.CharField(max_length=16, choices=MachineDetection.choices, default=MachineDetection.OFF)
-    voicemail_message = models.TextField(blank=True)  # rendered
-    record = models.BooleanField(default=False)
+    # What the call was placed with: the request's options, else its assistant's. The new columns have database
+    # defaults too, so that a process still running the code from before them can insert calls during a deploy.
+    machine_detection = models.CharField(
+        max_length=16, choices=MachineDetection.choices, default=MachineDetection.OFF, db_default=MachineDetection.OFF
+    )
+    voicemail_message = models.TextField(blank=True, default="", db_default="")  # rendered
+    record = models.BooleanField(default=False, db_default=False)
     # NULL for calls recorded before these were (their assistant's max_call_length and TELEPHONY_RING_TIMEOUT applied).
     max_duration_seconds = models.PositiveIntegerField(null=True, blank=True, help_text="Seconds, sent to the carrier.")
     ring_timeout_seconds = models.PositiveIntegerField(null=True, blank=True, help_text="Seconds, sent to the carrier.")
     error_message = models.TextField(blank=True)
     end_reason = models.CharField(max_length=64, blank=True)
     duration = models.PositiveIntegerField(null=True, blank=True, help_text="Seconds.")
-    answered_by = models.CharField(max_length=16, choices=AnsweredBy.choices, blank=True)
+    answered_by = models.CharField(max_length=16, choices=AnsweredBy.choices, blank=True, default="", db_default="")
     # When the machine's greeting ended in leave_message mode, and the voicemail message was to be said.
     voicemail_left_at = models.DateTimeField(null=True, blank=True)
     # The carrier's URL (fetching it may take the carrier account's credentials), once the recording is ready.
-    recording_url = models.TextField(blank=True)
+    recording_url = models.TextField(blank=True, default="", db_default="")
     recording_duration = models.PositiveIntegerField(null=True, blank=True, help_text="Seconds.")
     started_at = models.DateTimeField(null=True, blank=True)
     answered_at = models.DateTimeField(null=True, blank=True)

@@ -367,3 +367,34 @@ def test_redaction_clears_the_voicemail_message_and_the_recordings_url_but_keeps
     due.refresh_from_db()
     assert (due.voicemail_message, due.recording_url) == ("", "")
     assert (due.answered_by, due.end_reason, due.recording_duration) == ("machine", "voicemail-message-left", 12)
+
+
+# --- deploying ------------------------------------------------------------------------------------------------------
+
+
+def test_a_call_and_an_assistant_saved_by_code_from_before_these_options_get_their_defaults(number: Any) -> None:
+    """During a deploy, processes still running the previous code insert rows without the new columns."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO assistants_assistant (organization_id, name, description, is_active, welcome_message,"
+            " max_call_length, llm_settings, tts_settings, stt_settings, custom_settings, created_at, updated_at)"
+            " VALUES (%s, 'Old', '', %s, '', 600, '{}', '{}', '{}', '{}', %s, %s)",
+            [number.organization_id, True, "2026-11-30 10:00:00+00:00", "2026-11-30 10:00:00+00:00"],
+        )
+        cursor.execute(
+            "INSERT INTO calls_call (organization_id, direction, from_number, to_number, provider, status,"
+            " welcome_message, agenda, variables, metadata, error_message, end_reason, token, created_at, updated_at)"
+            " VALUES (%s, 'outbound', '+14155550100', '+14155550199', 'sandbox', 'queued', '', '', '{}', '{}', '',"
+            " '', 'old-token', %s, %s)",
+            [number.organization_id, "2026-11-30 10:00:00+00:00", "2026-11-30 10:00:00+00:00"],
+        )
+
+    from assistants.models import Assistant
+
+    old = Assistant.objects.get(name="Old")
+    assert (old.machine_detection, old.voicemail_message, old.record) == ("off", "", False)
+    call = Call.objects.get(token="old-token")
+    assert (call.machine_detection, call.voicemail_message, call.record) == ("off", "", False)
+    assert (call.answered_by, call.recording_url, call.max_duration_seconds) == ("", "", None)
