@@ -8,6 +8,7 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from whitenoise.compress import Compressor
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -49,7 +50,8 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
-    "django.contrib.staticfiles",
+    # Django's, minus files nothing here serves (burki.apps.StaticFilesConfig).
+    "burki.apps.StaticFilesConfig",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -65,6 +67,8 @@ MIDDLEWARE = [
     # Outermost, so that its request id and log line cover every answer, the early ones below included.
     "burki.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files (the admin's, Swagger UI's) straight from the application server, with no web server in front.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "burki.middleware.RequestBodyLimitMiddleware",
     "burki.middleware.UnstorableTextMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -132,7 +136,18 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# `manage.py collectstatic` gathers every app's files here, under names that carry a hash of their content, each with
+# gzip and Brotli copies; WhiteNoise serves them (compressed when the client accepts it, cached for ever since a new
+# version gets a new name). In DEBUG, runserver serves the apps' own files and no collectstatic is needed.
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default="") or BASE_DIR / "staticfiles")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+# Only the hashed copies are kept (every page names files through {% static %}), and source maps, fetched only by a
+# browser's developer tools, are not compressed: collectstatic takes seconds, not a minute.
+WHITENOISE_KEEP_ONLY_HASHED_FILES = True
+WHITENOISE_SKIP_COMPRESS_EXTENSIONS = (*Compressor.SKIP_COMPRESS_EXTENSIONS, "map")
 
 # Credentials at rest: Fernet keys, newest first. The first one encrypts; all of them decrypt, so a key is
 # rotated by putting a new one in front and re-saving (`manage.py rotate_credentials`) before dropping the old one.
