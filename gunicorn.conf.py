@@ -15,5 +15,32 @@ threads = int(os.environ.get("WEB_THREADS") or 4)
 # A request never lasts this long (provider calls time out after seconds): a worker stuck this long is restarted.
 timeout = 30
 graceful_timeout = 20
-# Burki's own request log has a line for every request (burki.middleware.RequestLogMiddleware): no access log here.
-accesslog = None
+# gunicorn's own lines (starting, booting a worker, a worker timing out) in Burki's format: JSON lines unless
+# LOG_FORMAT=text, masked and redacted like every other (burki.logging needs no Django: the master loads no app).
+_format = "text" if os.environ.get("LOG_FORMAT") == "text" else "json"
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {
+        "redact_urls": {"()": "burki.logging.RedactUrls"},
+        "mask_phone_numbers": {"()": "burki.logging.MaskPhoneNumbers"},
+    },
+    "formatters": {
+        "json": {"()": "burki.logging.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": _format,
+            "filters": ["redact_urls", "mask_phone_numbers"],
+            "stream": "ext://sys.stderr",
+        },
+    },
+    "root": {"level": "INFO", "handlers": ["console"]},
+    "loggers": {
+        "gunicorn.error": {"level": "INFO", "handlers": ["console"], "propagate": False},
+        # No access lines: the request log has one for every request (a logging config would turn them on).
+        "gunicorn.access": {"level": "WARNING", "handlers": [], "propagate": False},
+    },
+}

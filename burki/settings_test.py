@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import os
 
+# The tests never read a .env (`make run` writes one for development, DEBUG on and its own base URL): they run with
+# the same settings on every machine, whatever .env says.
+os.environ["BURKI_ENV_FILE"] = ""
+# The log as production writes it (JSON lines), even in a shell where DEBUG is on.
+os.environ.setdefault("LOG_FORMAT", "json")
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production")
 # Two keys, so every test also exercises decryption with a key list (rotation).
 os.environ.setdefault(
