@@ -28,6 +28,8 @@ CONTRACT_PATHS = {
     "/api/v1/organization": {"get"},
     "/api/v1/telephony/accounts": {"get", "post"},
     "/api/v1/telephony/accounts/{account_id}": {"get", "patch", "delete"},
+    "/api/v1/telephony/accounts/{account_id}/numbers/available": {"get"},
+    "/api/v1/telephony/accounts/{account_id}/numbers/import": {"post"},
     "/api/v1/phone-numbers": {"get", "post"},
     "/api/v1/phone-numbers/{number_id}": {"get", "patch", "delete"},
 }
