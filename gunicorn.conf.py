@@ -15,6 +15,9 @@ threads = int(os.environ.get("WEB_THREADS") or 4)
 # A request never lasts this long (provider calls time out after seconds): a worker stuck this long is restarted.
 timeout = 30
 graceful_timeout = 20
+# gunicorn's control socket (for gunicornc) is one path per user by default: a second server of the same user (another
+# deployment, the tests, `make bench`) would take it over. Nothing here uses it.
+control_socket_disable = True
 # gunicorn's own lines (starting, booting a worker, a worker timing out) in Burki's format: JSON lines unless
 # LOG_FORMAT=text, masked and redacted like every other (burki.logging needs no Django: the master loads no app).
 _format = "text" if os.environ.get("LOG_FORMAT") == "text" else "json"

@@ -25,6 +25,7 @@ from burki.errors import (
 )
 from burki.logging import JSON_FIELDS, REASON_ATTRIBUTE, current_request_id, redact_webhook_token
 from burki.text import UNSTORABLE_TEXT, is_unstorable, printable
+from burki.throttling import client_address
 
 request_log = logging.getLogger("burki.requests")
 logger = logging.getLogger(__name__)
@@ -84,7 +85,8 @@ class RequestLogMiddleware:
             "duration_ms": duration_ms,
             # Set by OrganizationAPIView once it knows whom the request acts for.
             "organization_id": getattr(request, "burki_organization_id", None),
-            "client_ip": request.META.get("REMOTE_ADDR"),
+            # The client's address as the login throttles take it: behind NUM_PROXIES proxies, not the proxy's.
+            "client_ip": client_address(request)[:64] or None,
         }
         # Django's own line for it was dropped (burki.logging.OneLinePerResponse): its reason is said here instead.
         reason = getattr(request, REASON_ATTRIBUTE, None)

@@ -10,6 +10,7 @@ from io import StringIO
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.test import Client, override_settings
 from django.urls import path
@@ -135,6 +136,15 @@ def test_lines_logged_while_serving_a_request_carry_its_id(
     assert (ours["logger"], ours["message"], ours["level"]) == ("calls.views", "looking at calls", "WARNING")
     assert ours["request_id"] == request["request_id"] == response["X-Request-Id"]
     assert current_request_id.get() is None  # and none once it is answered
+
+
+def test_behind_a_proxy_the_request_line_names_the_client_not_the_proxy(client: Client, console: StringIO) -> None:
+    rest_framework = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    with override_settings(REST_FRAMEWORK=rest_framework):
+        client.get("/healthz", HTTP_X_FORWARDED_FOR="10.9.8.7, 203.0.113.7", REMOTE_ADDR="127.0.0.1")
+    client.get("/healthz", HTTP_X_FORWARDED_FOR="203.0.113.7", REMOTE_ADDR="127.0.0.1")  # no proxy: not believed
+
+    assert [line["client_ip"] for line in lines_of(console)] == ["203.0.113.7", "127.0.0.1"]
 
 
 def test_the_json_formatter_writes_one_line_whatever_the_text() -> None:
