@@ -330,7 +330,7 @@ class PhoneNumberAdmin(OrganizationScopedAdmin):
                 skipped = [f"{r.phone_number} ({r.detail})" for r in results if r.outcome == ImportOutcome.SKIPPED]
                 self.message_user(
                     request,
-                    f"{counts[ImportOutcome.IMPORTED]} numbers imported from {account.name}; "
+                    f"{_numbers(counts[ImportOutcome.IMPORTED])} imported from {account.name}; "
                     f"{counts[ImportOutcome.ALREADY_REGISTERED]} already registered"
                     + (f"; skipped: {', '.join(skipped)}" if skipped else "")
                     + ".",
@@ -379,3 +379,7 @@ def _add_import_error(form: ImportNumbersForm, exc: ServiceError) -> None:
         for group in listed:
             for problem in group if isinstance(group, list) else [group]:
                 form.add_error(field, str(problem) if field else f"{name}: {problem}")
+
+
+def _numbers(count: int) -> str:
+    return f"{count} number{'' if count == 1 else 's'}"

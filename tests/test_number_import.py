@@ -491,7 +491,7 @@ def test_the_import_page_lists_the_providers_numbers_and_imports_the_chosen_ones
     assert {a.organization_id for a in offered_assistants} == {organization.pk}
     assert "Receptionist" in [a.name for a in offered_assistants]
     assert imported.redirect_chain[-1][0].endswith(f"?telephony_account__id__exact={twilio_account.pk}")
-    assert "1 numbers imported from Twilio main; 0 already registered." in imported.content.decode()
+    assert "1 number imported from Twilio main; 0 already registered." in imported.content.decode()
     new = PhoneNumber.objects.get(phone_number=HELD[2])
     assert (new.organization, new.telephony_account, new.assistant) == (organization, twilio_account, assistant)
 
