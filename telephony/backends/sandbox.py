@@ -52,7 +52,6 @@ EVENT_STATUS = {
     "failed": ("failed", "failed"),
     "canceled": ("canceled", "canceled"),
 }
-LIFECYCLE = ("initiated", "ringing", "answered", "completed")
 # Events that report no status: answering-machine detection's outcome ("answered_by"), the machine's beep (its greeting
 # is over), and a recording ready ("recording_url", "recording_duration").
 DETECTION = "amd"
