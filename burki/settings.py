@@ -66,6 +66,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Outermost, so that its request id and log line cover every answer, the early ones below included.
     "burki.middleware.RequestLogMiddleware",
+    # Next, so that every error page below it, Django's DEBUG pages included, is JSON on the API's paths.
+    "burki.middleware.JsonErrorPagesMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "burki.middleware.RequestBodyLimitMiddleware",
     "burki.middleware.UnstorableTextMiddleware",
