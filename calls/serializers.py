@@ -279,6 +279,16 @@ class CallTerminateOutput(serializers.Serializer[Call]):
         return "Call terminated"
 
 
+class CallCancelOutput(CallTerminateOutput):
+    call_sid = serializers.CharField(
+        allow_null=True,
+        help_text="The provider's call id; null when the call was canceled before the provider named it.",
+    )
+
+    def get_message(self, call: Call) -> str:
+        return "Call canceled"
+
+
 class CallValidateOutput(serializers.Serializer[Any]):
     """What initiate would do with the same body."""
 

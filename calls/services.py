@@ -422,9 +422,51 @@ def _service_error(call: Call, exc: TelephonyError, *, refused: str = "refused t
 
 
 def call_terminate(*, call: Call) -> Call:
-    """Hang up a live call through its provider, and record the end right away."""
+    """Hang up a live call through its provider, and record the end right away.
+
+    A call already over is a 400 here, as in Burki's published API (its SDK reads 400 as a validation error);
+    call_cancel answers 409 for the same.
+    """
     if call.is_over:
         raise InvalidInput(f"Call {call.pk} is already over (status {call.status}).")
+    return _hang_up(call, event_type="terminated-by-api", key="burki:terminate", end_reason="terminated")
+
+
+def call_cancel(*, call: Call) -> Call:
+    """Stop a call, whatever it has reached. A call the provider knows (it has the provider's call id) is hung up
+    through the provider, as terminate does; one it does not (still `queued`, or `unknown` after a dial that timed
+    out) is recorded as `canceled` at once, since there is nothing to hang up by. A call already over is a 409.
+
+    Should the provider have placed a call it never told us about, its answer webhook finds the call over and hangs
+    it up, and its events are kept without moving the call: status only moves forward.
+    """
+    with transaction.atomic():
+        # Under the call's row lock, which every event takes too: a provider id that arrives meanwhile is seen here.
+        locked = Call.objects.select_for_update().get(pk=call.pk)
+        if locked.is_over:
+            raise Conflict(
+                f"Call {call.pk} is already over (status {locked.status}): there is nothing to cancel.",
+                extra={"call_id": call.pk, "status": locked.status},
+            )
+        if not locked.call_sid:
+            call_event_record(
+                call=call,
+                event=ProviderEvent(
+                    event_type="canceled-by-api",
+                    key="burki:cancel",
+                    status=CallStatus.CANCELED,
+                    end_reason="canceled",
+                    payload={"requested_by": "api"},
+                ),
+            )
+            logger.info("call %s canceled before the provider knew it (%s)", call.pk, locked.status)
+            return call
+    for field in ("call_sid", "status"):
+        setattr(call, field, getattr(locked, field))
+    return _hang_up(call, event_type="canceled-by-api", key="burki:cancel", end_reason="canceled")
+
+
+def _hang_up(call: Call, *, event_type: str, key: str, end_reason: str) -> Call:
     account = call.telephony_account
     if account is None or not call.call_sid:
         raise Conflict(f"Call {call.pk} cannot be hung up: its telephony account no longer exists.")
@@ -441,10 +483,10 @@ def call_terminate(*, call: Call) -> Call:
     call_event_record(
         call=call,
         event=ProviderEvent(
-            event_type="terminated-by-api",
-            key="burki:terminate",
+            event_type=event_type,
+            key=key,
             status=CallStatus.COMPLETED if answered else CallStatus.CANCELED,
-            end_reason="terminated",
+            end_reason=end_reason,
             payload={"requested_by": "api"},
         ),
     )

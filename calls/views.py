@@ -27,6 +27,7 @@ from calls.models import Call
 from calls.selectors import call_get, call_get_by_sid, call_list
 from calls.serializers import (
     CALL_SOURCES,
+    CallCancelOutput,
     CallContextOutput,
     CallEventOutput,
     CallExportParams,
@@ -38,7 +39,7 @@ from calls.serializers import (
     CallTerminateOutput,
     CallValidateOutput,
 )
-from calls.services import CallRequest, call_initiate, call_terminate, call_validate
+from calls.services import CallRequest, call_cancel, call_initiate, call_terminate, call_validate
 from calls.streams import InvalidStreamToken, stream_token_call_id, stream_token_matches
 
 PROVIDER_ERRORS = {
@@ -49,6 +50,20 @@ PROVIDER_ERRORS = {
     502: OpenApiResponse(ErrorSerializer, description="The provider refused; the call is recorded as failed."),
     504: OpenApiResponse(ErrorSerializer, description="The provider did not answer; the call is unknown."),
 }
+HANG_UP_ERRORS = {
+    429: OpenApiResponse(
+        ErrorSerializer, description='The provider is rate limiting (`"limit": "provider"`, see Retry-After).'
+    ),
+    502: OpenApiResponse(ErrorSerializer, description="The provider refused to hang up; the call is unchanged."),
+    504: OpenApiResponse(ErrorSerializer, description="The provider did not answer; the call is unchanged."),
+}
+# Burki's published API answers 400 to a hang-up of a call that is over, and its SDK maps 400 to a validation error:
+# terminate keeps that for existing clients, and cancel, which is ours, says 409 (a conflict with the call's state).
+OVER_IS_400 = (
+    "A call that is already over is a **400** here, as in Burki's published API (the Burki SDK reads 400 as a "
+    "validation error); `POST /api/v1/calls/{call_id}/cancel` answers **409** instead, and also stops a call that "
+    "has no provider call id yet."
+)
 
 
 class CallInitiateApi(OrganizationAPIView):
@@ -206,9 +221,15 @@ class CallTerminateApi(OrganizationAPIView):
 
     @extend_schema(
         operation_id="calls_terminate",
-        summary="Hang up a live call",
+        summary="Hang up a live call by its provider call id",
+        description=f"The provider hangs up the call, and its end is recorded at once.\n\n{OVER_IS_400}",
         request=None,
-        responses={200: CallTerminateOutput, **PROVIDER_ERRORS},
+        responses={
+            200: CallTerminateOutput,
+            400: OpenApiResponse(ErrorSerializer, description="The call is already over (or invalid input)."),
+            409: OpenApiResponse(ErrorSerializer, description="The call's telephony account no longer exists."),
+            **HANG_UP_ERRORS,
+        },
     )
     def post(self, request: Request, call_sid: str) -> Response:
         call = call_get_by_sid(organization=self.organization, call_sid=call_sid)
@@ -216,6 +237,38 @@ class CallTerminateApi(OrganizationAPIView):
             raise NotFound("Call not found.")
         call = call_terminate(call=call)
         return Response(CallTerminateOutput(call).data)
+
+
+class CallCancelApi(OrganizationAPIView):
+    resource = "calls"
+
+    @extend_schema(
+        operation_id="calls_cancel",
+        summary="Cancel a call by its id, whatever it has reached",
+        description=(
+            "A call the provider knows (it has a `call_sid`) is hung up through the provider, as terminate does: "
+            "`canceled`, or `completed` once answered. A call it does not know yet (`queued`, or `unknown` after a "
+            "dial that timed out, with no `call_sid`) is recorded as `canceled` at once; should the provider have "
+            "placed it after all, its answer webhook finds the call over and hangs up, and its later events change "
+            "nothing. `call.ended` is sent once either way.\n\n"
+            "A call that is already over is a **409** (`call_id` and `status` in the body). "
+            "`POST /api/v1/calls/{call_sid}/terminate` answers 400 for the same, as Burki's published API does."
+        ),
+        request=None,
+        responses={
+            200: CallCancelOutput,
+            409: OpenApiResponse(
+                ErrorSerializer, description="The call is already over, or its telephony account no longer exists."
+            ),
+            **HANG_UP_ERRORS,
+        },
+    )
+    def post(self, request: Request, call_id: int) -> Response:
+        call = call_get(organization=self.organization, call_id=call_id)
+        if call is None:
+            raise NotFound("Call not found.")
+        call = call_cancel(call=call)
+        return Response(CallCancelOutput(call).data)
 
 
 @dataclass(frozen=True)

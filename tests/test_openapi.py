@@ -18,6 +18,7 @@ CONTRACT_PATHS = {
     "/api/v1/calls/{call_id}": {"get"},
     "/api/v1/calls/sid/{call_sid}": {"get"},
     "/api/v1/calls/{call_sid}/terminate": {"post"},
+    "/api/v1/calls/{call_id}/cancel": {"post"},
     "/api/v1/calls/{call_id}/events": {"get"},
     "/api/v1/calls/validate": {"post"},
     "/api/v1/assistants": {"get", "post"},
