@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from assistants.models import Assistant, ConversationFlow, PhoneNumber
 from assistants.selectors import assistant_get, phone_number_get_active
-from burki.errors import BadGateway, Conflict, Forbidden, GatewayTimeout, InvalidInput, NotFound, TooManyRequests
+from burki.errors import BadGateway, Conflict, Forbidden, GatewayTimeout, InvalidInput, NotFound, limit_reached
 from burki.models import Organization
 from calls.events import CALL_INITIATED, call_event_emit, call_status_event_emit
 from calls.lifecycle import call_event_record, calls_expire_stale
@@ -297,10 +297,10 @@ def _check_capacity(*, organization: Organization, account: TelephonyAccount, lo
         # A call that never reported its end must not hold its slot forever: expire stale ones, then recount.
         freed = lock and calls_expire_stale(organization=organization) > 0
         if not freed or live.count() >= limit:
-            raise TooManyRequests(
+            raise limit_reached(
                 f"Concurrent call limit reached: your organization may have {limit} live calls at once.",
+                limit="max_concurrent_calls",
                 retry_after=5,
-                extra={"limit": "max_concurrent_calls"},
             )
 
     per_second = account.effective_calls_per_second
@@ -314,11 +314,11 @@ def _check_capacity(*, organization: Organization, account: TelephonyAccount, lo
         if len(recent) >= per_second:
             # The slot frees when the oldest of the last `per_second` calls leaves the one-second window.
             wait = (recent[-1] + timedelta(seconds=1) - now).total_seconds()
-            raise TooManyRequests(
+            raise limit_reached(
                 f"Call rate limit reached: the {account.get_provider_display()} account '{account.name}' places at "
                 f"most {per_second} call(s) per second.",
+                limit="calls_per_second",
                 retry_after=max(1, math.ceil(wait)),
-                extra={"limit": "calls_per_second"},
             )
 
 
@@ -407,8 +407,9 @@ def _record_dial_failure(call: Call, exc: TelephonyError) -> None:
 def _service_error(call: Call, exc: TelephonyError, *, refused: str = "refused the call") -> Exception:
     extra = {"call_id": call.pk, "status": call.status, "provider": call.provider, "provider_code": exc.code}
     if exc.kind == TelephonyError.RATE_LIMITED:
-        return TooManyRequests(
+        return limit_reached(
             f"The telephony provider is rate limiting calls: {exc.message}",
+            limit="provider",
             retry_after=exc.retry_after or 1,
             extra=extra,
         )

@@ -281,3 +281,26 @@ def test_a_provider_refusing_to_cancel_is_a_502_and_the_call_stays_live(
     assert "21220" in response.json()["detail"]
     call.refresh_from_db()
     assert call.status == "ringing"
+
+
+class RateLimitedHangup(TelephonyBackend):
+    def hangup(self, account: ProviderAccount, call_sid: str) -> None:
+        raise TelephonyError("Too Many Requests", provider="sandbox", kind=TelephonyError.RATE_LIMITED, retry_after=3)
+
+
+@override_settings(TELEPHONY_BACKENDS={"sandbox": {"BACKEND": f"{__name__}.RateLimitedHangup"}})
+@pytest.mark.parametrize("route", ["terminate", "cancel"])
+def test_a_provider_rate_limiting_a_hang_up_is_a_429_naming_the_provider_limit(
+    api: Any, organization: Any, account: Any, route: str
+) -> None:
+    call = CallFactory(organization=organization, telephony_account=account, status="ringing", call_sid="SBbusy")
+    path = "/api/v1/calls/SBbusy/terminate" if route == "terminate" else f"/api/v1/calls/{call.pk}/cancel"
+
+    response = api.post(path)
+
+    assert response.status_code == 429
+    assert response["Retry-After"] == "3"
+    assert response.json()["limit"] == "provider"
+    assert "rate limiting" in response.json()["detail"]
+    call.refresh_from_db()
+    assert call.status == "ringing"
