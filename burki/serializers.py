@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from rest_framework import serializers
 
-from burki.models import ApiKey, Membership, Organization
+from burki.models import MAX_RETENTION_DAYS, ApiKey, Membership, Organization
+
+# A PositiveIntegerField's range on every database: anything above is refused here, not by the database.
+MAX_DATABASE_INTEGER = 2**31 - 1
 
 
 class StrictCharField(serializers.CharField):
@@ -25,6 +29,25 @@ class StrictIntegerField(serializers.IntegerField):
         if isinstance(data, bool) or not isinstance(data, int):
             self.fail("invalid")
         return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """A JSON boolean: not "true", "yes", 1 or "on" (DRF's BooleanField takes all of them)."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
+class StrictInputSerializer(serializers.Serializer[Any]):
+    """Refuses a field it does not know, rather than ignore it: a misspelt setting must not look saved."""
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(self.initial_data) - set(self.fields)) if isinstance(self.initial_data, dict) else []
+        if unknown:
+            raise serializers.ValidationError({str(name): ["Unknown field."] for name in unknown})
+        return attrs
 
 
 class IdField(StrictIntegerField):
@@ -67,8 +90,58 @@ class ApiKeyCreatedOutput(ApiKeyOutput):
         read_only_fields = fields
 
 
+COUNTRIES_HELP = (
+    'ISO 3166 alpha-2 codes, upper case, the organization may call, e.g. ["US", "CA"]. Empty: every country '
+    "(emergency numbers and short codes are refused whatever this says)."
+)
+PREMIUM_HELP = (
+    "Refuse premium-rate, shared-cost, personal, pager, UAN and voicemail numbers, and satellite and "
+    "international-network numbers (+870, +881, +882, +883): toll fraud."
+)
+
+
+class OrganizationUpdateInput(StrictInputSerializer):
+    """Only the fields sent change; an unknown field is a 400."""
+
+    name = StrictCharField(max_length=200, required=False)  # Organization.name
+    max_concurrent_calls = StrictIntegerField(
+        min_value=1,
+        max_value=MAX_DATABASE_INTEGER,
+        required=False,
+        allow_null=True,
+        help_text="Live calls at once, up to the platform's maximum (`max_concurrent_calls_maximum`); null: the "
+        "server default.",
+    )
+    allowed_destination_countries = serializers.ListField(
+        child=StrictCharField(max_length=2), max_length=300, required=False, help_text=COUNTRIES_HELP
+    )
+    block_premium_destinations = StrictBooleanField(required=False, help_text=PREMIUM_HELP)
+    call_retention_days = StrictIntegerField(
+        min_value=1,
+        max_value=MAX_RETENTION_DAYS,
+        required=False,
+        allow_null=True,
+        help_text="Calls and their events are deleted after this many days; null: the server default.",
+    )
+    redact_after_days = StrictIntegerField(
+        min_value=1,
+        max_value=MAX_RETENTION_DAYS,
+        required=False,
+        allow_null=True,
+        help_text="Calls are redacted after this many days, fewer than they are kept; null: the server default.",
+    )
+
+
 class OrganizationOutput(serializers.ModelSerializer[Organization]):
     # What applies: the organization's own setting, else the server's default.
+    max_concurrent_calls = serializers.IntegerField(
+        source="effective_max_concurrent_calls", help_text="Live calls at once; past them, initiate is a 429."
+    )
+    max_concurrent_calls_maximum = serializers.SerializerMethodField(
+        help_text="The most the organization's admins may set max_concurrent_calls to (the platform's maximum)."
+    )
+    allowed_destination_countries = serializers.ListField(child=serializers.CharField(), help_text=COUNTRIES_HELP)
+    block_premium_destinations = serializers.BooleanField(help_text=PREMIUM_HELP)
     call_retention_days = serializers.IntegerField(
         source="effective_call_retention_days", help_text="Calls and their events are deleted after this many days."
     )
@@ -80,5 +153,21 @@ class OrganizationOutput(serializers.ModelSerializer[Organization]):
 
     class Meta:
         model = Organization
-        fields = ["id", "name", "slug", "call_retention_days", "redact_after_days", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "name",
+            "slug",
+            "max_concurrent_calls",
+            "max_concurrent_calls_maximum",
+            "allowed_destination_countries",
+            "block_premium_destinations",
+            "call_retention_days",
+            "redact_after_days",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = fields
+
+    def get_max_concurrent_calls_maximum(self, organization: Organization) -> int:
+        maximum: int = settings.BURKI_MAX_CONCURRENT_CALLS_LIMIT
+        return maximum

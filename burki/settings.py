@@ -160,6 +160,8 @@ STREAM_TOKEN_TTL = env.int("STREAM_TOKEN_TTL", default=600)
 STALE_CALL_GRACE = env.int("STALE_CALL_GRACE", default=300)
 # Live calls an organization may have at once, unless its own max_concurrent_calls says otherwise.
 BURKI_MAX_CONCURRENT_CALLS = env.int("BURKI_MAX_CONCURRENT_CALLS", default=10)
+# The most an organization's own admins may set it to (PATCH /api/v1/organization, the admin); superusers set any.
+BURKI_MAX_CONCURRENT_CALLS_LIMIT = env.int("BURKI_MAX_CONCURRENT_CALLS_LIMIT", default=100)
 # How long a response stored under an Idempotency-Key is replayed.
 IDEMPOTENCY_TTL = env.int("IDEMPOTENCY_TTL", default=24 * 3600)
 # Provider webhook requests older than this (by their signed timestamp) are refused as replays.

@@ -289,7 +289,7 @@ def _check_capacity(*, organization: Organization, account: TelephonyAccount, lo
     """
     if lock:
         list(Organization.objects.select_for_update().filter(pk=organization.pk).order_by().values_list("pk"))
-    limit = organization.max_concurrent_calls or settings.BURKI_MAX_CONCURRENT_CALLS
+    limit = organization.effective_max_concurrent_calls
     # Counting stops at the limit: under the lock, an organization with thousands of live calls would otherwise pay
     # for counting them all on every initiate (1.8 ms at 8,400), one initiate at a time.
     live = Call.objects.filter(organization=organization, status__in=LIVE_STATUSES).order_by()[:limit]

@@ -27,7 +27,7 @@ CONTRACT_PATHS = {
     "/api/v1/flows/{flow_id}": {"get", "patch", "delete"},
     "/api/v1/api-keys": {"get", "post"},
     "/api/v1/api-keys/{key_id}": {"delete"},
-    "/api/v1/organization": {"get"},
+    "/api/v1/organization": {"get", "patch"},
     "/api/v1/telephony/accounts": {"get", "post"},
     "/api/v1/telephony/accounts/{account_id}": {"get", "patch", "delete"},
     "/api/v1/phone-numbers": {"get", "post"},

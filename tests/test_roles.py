@@ -113,11 +113,12 @@ def operations(world: dict[str, Any]) -> list[tuple[str, str, str, dict[str, Any
         (ADMIN, "get", f"/api/v1/webhooks/{endpoint.pk}/deliveries", None),
         (ADMIN, "delete", f"/api/v1/webhooks/{endpoint.pk}", None),
         (MEMBER, "get", "/api/v1/organization", None),
+        (ADMIN, "patch", "/api/v1/organization", {"block_premium_destinations": True}),
         (MEMBER, "get", "/api/v1/assistants/me/organization", None),
     ]
 
 
-OPERATION_COUNT = 42
+OPERATION_COUNT = 43
 RANK = {MEMBER: 1, ADMIN: 2, OWNER: 3}
 
 
