@@ -27,7 +27,12 @@ from burki.tenancy import OrganizationAPIView
 class ApiKeyListApi(OrganizationAPIView):
     resource = "api_keys"
 
-    @extend_schema(operation_id="api_keys_list", parameters=[PageParams], responses=page_of(ApiKeyOutput, "ApiKeyPage"))
+    @extend_schema(
+        operation_id="api_keys_list",
+        summary="List API keys (never the keys themselves)",
+        parameters=[PageParams],
+        responses=page_of(ApiKeyOutput, "ApiKeyPage"),
+    )
     def get(self, request: Request) -> Response:
         return paginated_response(request, api_key_list(organization=self.organization), ApiKeyOutput)
 

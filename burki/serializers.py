@@ -5,12 +5,25 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
 
 from burki.models import MAX_RETENTION_DAYS, ApiKey, Membership, Organization
 
 # A PositiveIntegerField's range on every database: anything above is refused here, not by the database.
 MAX_DATABASE_INTEGER = 2**31 - 1
+
+
+class Exemplified:
+    """Mixed into a field: `example` (and `pattern`) for the OpenAPI schema (burki.schema.ExemplifiedFieldExtension).
+
+    Constructor arguments, not attributes: DRF copies a serializer's fields by calling their constructors again.
+    """
+
+    def __init__(self, *args: Any, example: Any = None, pattern: str | None = None, **kwargs: Any) -> None:
+        self.example = example
+        self.pattern = pattern
+        super().__init__(*args, **kwargs)
 
 
 class StrictCharField(serializers.CharField):
@@ -50,11 +63,32 @@ class StrictInputSerializer(serializers.Serializer[Any]):
         return attrs
 
 
-class IdField(StrictIntegerField):
+class IdField(Exemplified, StrictIntegerField):
     def __init__(self, **kwargs: Any) -> None:
+        # Without an example, documentation tools show the maximum (4611686018427387904): a request that fails.
+        kwargs.setdefault("example", 1)
         super().__init__(min_value=1, max_value=2**62, **kwargs)
 
 
+API_KEY = {
+    "id": 7,
+    "organization_id": 1,
+    "name": "CRM integration",
+    "prefix": "burki_Xy3kP9",
+    "role": "member",
+    "is_active": True,
+    "created_by_id": 3,
+    "created_at": "2026-11-30T09:20:41.003000Z",
+    "last_used_at": None,
+    "revoked_at": None,
+}
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample("A key for the CRM", value={"name": "CRM integration", "role": "member"}, request_only=True)
+    ]
+)
 class ApiKeyCreateInput(serializers.Serializer[Any]):
     name = StrictCharField(max_length=100)
     role = serializers.ChoiceField(
@@ -64,6 +98,7 @@ class ApiKeyCreateInput(serializers.Serializer[Any]):
     )
 
 
+@extend_schema_serializer(examples=[OpenApiExample("A member key", value=API_KEY, response_only=True)])
 class ApiKeyOutput(serializers.ModelSerializer[ApiKey]):
     class Meta:
         model = ApiKey
@@ -82,6 +117,15 @@ class ApiKeyOutput(serializers.ModelSerializer[ApiKey]):
         read_only_fields = fields
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Created (the key, this once)",
+            value={**API_KEY, "key": "burki_Xy3kP9vQ2mN8rT5wL1zH7cJ4bF6dG0sA9eK3uY2iO5p"},
+            response_only=True,
+        )
+    ]
+)
 class ApiKeyCreatedOutput(ApiKeyOutput):
     key = serializers.CharField(help_text="The raw key: shown in this response only, stored only as a hash.")
 
@@ -100,6 +144,24 @@ PREMIUM_HELP = (
 )
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "North America only, 20 calls at once",
+            value={
+                "max_concurrent_calls": 20,
+                "allowed_destination_countries": ["US", "CA"],
+                "block_premium_destinations": True,
+            },
+            request_only=True,
+        ),
+        OpenApiExample(
+            "Keep calls 90 days, redact them after 30",
+            value={"call_retention_days": 90, "redact_after_days": 30},
+            request_only=True,
+        ),
+    ]
+)
 class OrganizationUpdateInput(StrictInputSerializer):
     """Only the fields sent change; an unknown field is a 400."""
 
@@ -132,6 +194,27 @@ class OrganizationUpdateInput(StrictInputSerializer):
     )
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Acme",
+            value={
+                "id": 1,
+                "name": "Acme",
+                "slug": "acme",
+                "max_concurrent_calls": 20,
+                "max_concurrent_calls_maximum": 100,
+                "allowed_destination_countries": ["US", "CA"],
+                "block_premium_destinations": True,
+                "call_retention_days": 400,
+                "redact_after_days": None,
+                "created_at": "2026-11-02T08:00:00.000000Z",
+                "updated_at": "2026-11-30T09:31:12.781000Z",
+            },
+            response_only=True,
+        )
+    ]
+)
 class OrganizationOutput(serializers.ModelSerializer[Organization]):
     # What applies: the organization's own setting, else the server's default.
     max_concurrent_calls = serializers.IntegerField(

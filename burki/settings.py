@@ -298,6 +298,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {"CallStatusEnum": "telephony.status.CallStatus"},
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "burki.schema.tag_descriptions"],
 }
 
 # Messages (such as a new API key shown once in the admin) live in the session, never in a cookie.
