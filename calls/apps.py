@@ -8,6 +8,7 @@ class CallsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from calls import tasks  # noqa: F401  (registered in every process: services queue them by name)
         from calls.events import CALL_EVENT_TYPES
         from webhooks.registry import event_types_register
 

@@ -12,7 +12,7 @@ from assistants.models import Assistant, ConversationFlow
 from burki.serializers import IdField, StrictCharField
 from calls.models import Call, CallEvent
 from calls.selectors import CallFilters
-from calls.services import MAX_AGENDA, MAX_WELCOME_MESSAGE
+from calls.templating import MAX_AGENDA, MAX_WELCOME_MESSAGE
 from telephony.numbers import InvalidPhoneNumber, normalize_e164
 from telephony.serializers import PHONE_NUMBER_INPUT_HELP, PhoneNumberInputField, PhoneNumberOutputField
 from telephony.status import CallStatus

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from assistants.models import Assistant, ConversationFlow, PhoneNumber
 from assistants.selectors import assistant_get, phone_number_get_active
+from burki.celery import app as celery_app
 from burki.errors import BadGateway, Conflict, Forbidden, GatewayTimeout, InvalidInput, NotFound, limit_reached
 from burki.models import Organization
 from calls.events import CALL_INITIATED, call_event_emit, call_status_event_emit
@@ -27,7 +28,7 @@ from calls.lifecycle import call_event_record, calls_expire_stale
 from calls.models import Call
 from calls.policy import destination_refusal, special_destination_refusal
 from calls.streams import stream_parameters
-from calls.templating import render, variables_errors
+from calls.templating import MAX_AGENDA, MAX_WELCOME_MESSAGE, render, variables_errors
 from telephony.backends import get_backend
 from telephony.backends.base import DialRequest, ProviderAccount, ProviderEvent, TelephonyError
 from telephony.backends.sandbox import SandboxBackend
@@ -37,8 +38,9 @@ from telephony.status import LIVE_STATUSES, CallStatus
 
 logger = logging.getLogger(__name__)
 
-MAX_WELCOME_MESSAGE = 1000
-MAX_AGENDA = 4000
+# Queued by name: calls.tasks defines it and imports this module, not the other way round.
+SANDBOX_PLAY_TASK = "calls.sandbox_play"
+
 MAX_METADATA_BYTES = 16 * 1024  # as compact JSON (UTF-8)
 MAX_METADATA_DEPTH = 8
 
@@ -266,12 +268,11 @@ def _sandbox_autoplay(call: Call) -> None:
     backend = get_backend(call.provider)
     if not isinstance(backend, SandboxBackend) or not backend.autoplay:
         return
-    from calls.tasks import sandbox_play  # here: calls.tasks imports this module
-
     first = backend.script(call.to_number)[0]
+    play = celery_app.signature(SANDBOX_PLAY_TASK, args=(call.pk, 0))
     # Once the call is committed, or the worker would not find it. robust: with the broker down, the call is
     # placed all the same (and expired as stale later); the error is logged instead of failing the request.
-    transaction.on_commit(lambda: sandbox_play.apply_async((call.pk, 0), countdown=first.after), robust=True)
+    transaction.on_commit(lambda: play.apply_async(countdown=first.after), robust=True)
 
 
 def call_validate(*, organization: Organization, **request: Unpack[CallRequest]) -> CallPlan:

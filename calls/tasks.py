@@ -8,7 +8,7 @@ from celery import shared_task
 
 from calls.lifecycle import calls_expire_stale
 from calls.retention import calls_apply_retention
-from calls.services import SandboxPlaybackError, call_sandbox_play
+from calls.services import SANDBOX_PLAY_TASK, SandboxPlaybackError, call_sandbox_play
 
 
 @shared_task(name="calls.expire_stale_calls")
@@ -24,7 +24,7 @@ def apply_call_retention() -> dict[str, int]:
 # Retried with backoff (about a minute in all) while our own webhooks are unreachable; then the call is left to the
 # stale-call expiry, as a call whose provider went silent would be.
 @shared_task(
-    name="calls.sandbox_play",
+    name=SANDBOX_PLAY_TASK,
     autoretry_for=(SandboxPlaybackError,),
     retry_backoff=2,
     retry_backoff_max=30,

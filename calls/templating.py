@@ -13,6 +13,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+# What a rendered text may hold, in characters (checked before anything is recorded or dialled).
+MAX_WELCOME_MESSAGE = 1000
+MAX_AGENDA = 4000
 MAX_VARIABLES = 50
 MAX_KEY_LENGTH = 64
 MAX_DEPTH = 4

@@ -8,3 +8,6 @@ class WebhooksConfig(AppConfig):
 
     name = "webhooks"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from webhooks import tasks  # noqa: F401  (registered in every process: services queue them by name)

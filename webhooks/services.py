@@ -21,6 +21,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, Max, OuterRef, Q
 from django.utils import timezone
 
+from burki.celery import app as celery_app
 from burki.errors import Conflict, InvalidInput
 from burki.models import Organization
 from webhooks import transport
@@ -45,6 +46,9 @@ MAX_ENDPOINTS = 20
 MAX_RESPONSE_BYTES = 4096
 KEPT_RESPONSE_CHARS = 1000
 SWEEP_BATCH = 500
+# Queued by name (webhooks.tasks defines them and imports this module, not the other way round).
+DELIVER_TASK = "webhooks.deliver"
+SWEEP_TASK = "webhooks.sweep"
 
 
 def _lease() -> timedelta:
@@ -260,12 +264,12 @@ def _queue_on_commit(delivery_ids: list[int], *, countdown: float = 0) -> None:
 
 def deliveries_queue(delivery_ids: Iterable[int], *, countdown: float = 0) -> None:
     """Put a delivery task on the broker for each id. A failure here loses nothing: the sweep finds them again."""
-    from webhooks.tasks import webhook_deliver  # the task module imports this one
-
     for delivery_id in delivery_ids:
         try:
             # No publish retries: a request must not wait on a broker that is down, since the sweep catches up.
-            webhook_deliver.apply_async((delivery_id,), countdown=countdown or None, retry=False)
+            celery_app.signature(DELIVER_TASK, args=(delivery_id,)).apply_async(
+                countdown=countdown or None, retry=False
+            )
         except Exception:
             logger.warning("could not queue webhook delivery %s; the sweep will", delivery_id, exc_info=True)
 
@@ -505,10 +509,8 @@ def _endpoint_recovered(*, endpoint_id: int) -> None:
 
 
 def _sweep_soon() -> None:
-    from webhooks.tasks import webhook_sweep  # the task module imports this one
-
     try:
-        webhook_sweep.apply_async(retry=False)
+        celery_app.signature(SWEEP_TASK).apply_async(retry=False)
     except Exception:
         logger.warning("could not queue a webhook sweep; beat will run one", exc_info=True)
 

@@ -10,14 +10,14 @@ from webhooks import services
 
 # A database that blinks is tried again shortly; whatever else fails, the sweep finds the delivery again.
 @shared_task(
-    name="webhooks.deliver", ignore_result=True, autoretry_for=(DatabaseError,), retry_backoff=1, max_retries=3
+    name=services.DELIVER_TASK, ignore_result=True, autoretry_for=(DatabaseError,), retry_backoff=1, max_retries=3
 )
 def webhook_deliver(delivery_id: int) -> None:
     """Attempt one delivery if it is still due (a duplicate or late message does nothing)."""
     services.delivery_attempt(delivery_id=delivery_id)
 
 
-@shared_task(name="webhooks.sweep", ignore_result=True)
+@shared_task(name=services.SWEEP_TASK, ignore_result=True)
 def webhook_sweep() -> int:
     """Queue every due delivery whose message is missing (beat runs this every few seconds)."""
     return services.deliveries_sweep()
