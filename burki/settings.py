@@ -45,7 +45,7 @@ SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "burki.admin_site.BurkiAdminConfig",  # django.contrib.admin, with Burki's own site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

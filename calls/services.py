@@ -511,6 +511,19 @@ def call_simulate(*, call: Call) -> list[tuple[str, int]]:
     )
 
 
+def call_sandbox_play_start(*, call: Call) -> None:
+    """Queue a live sandbox call's script on the worker, from its first step, as autoplay would (the admin's
+    "Simulate"): what SANDBOX_AUTOPLAY=0 leaves to be done by hand. Steps it has played already are duplicates,
+    which the lifecycle ignores."""
+    backend = get_backend(call.provider)
+    if not isinstance(backend, SandboxBackend) or call.telephony_account_id is None or not call.call_sid:
+        raise Conflict("Only a placed sandbox call can be simulated.")
+    if call.is_over:
+        raise Conflict(f"Call {call.pk} is already over (status {call.status}).")
+    play = celery_app.signature(SANDBOX_PLAY_TASK, args=(call.pk, 0))
+    transaction.on_commit(lambda: play.apply_async(), robust=True)
+
+
 class SandboxPlaybackError(Exception):
     """Our own webhooks could not take a sandbox step now (unreachable, or a 5xx): worth trying again."""
 
