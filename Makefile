@@ -1,4 +1,5 @@
-# Burki: `make run` serves a demo on SQLite with the sandbox telephony backend; `make test` runs the suite.
+# Burki: `make run` serves a demo on SQLite with the sandbox telephony backend (HOST and PORT: where; default
+# 127.0.0.1:8000); `make test` runs the suite. Production runs the Procfile instead (README.md, "Production").
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -23,10 +24,12 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt requirements-compa
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-# Development mode: DEBUG on, so the secret and encryption keys have development defaults. Then the web server, a
-# worker and beat (Procfile.dev), together until Ctrl-C stops them all; every one of them sees the same
-# PUBLIC_BASE_URL, so the worker posts the sandbox's webhooks to this server. The .env file is read by the
-# settings (the environment wins), not by honcho (which would let it override the environment).
+# Development mode. A .env is written first when there is none (DEBUG on, generated secret and encryption keys,
+# this run's PUBLIC_BASE_URL: `manage.py write_dev_env`), so that every command works in any shell afterwards. Then
+# the web server, a worker and beat (Procfile.dev), together until Ctrl-C stops them all; every one of them sees
+# this run's PUBLIC_BASE_URL (exported: the environment wins over .env), so the worker posts the sandbox's webhooks
+# to this server whatever PORT says. The .env file is read by the settings, not by honcho (which would let it
+# override the environment).
 run: export DEBUG ?= 1
 run: export PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
 # Webhook endpoints on this machine (a receiver on 127.0.0.1) are allowed here, never by default in production.
@@ -34,6 +37,7 @@ run: export WEBHOOK_ALLOW_PRIVATE_DESTINATIONS ?= 1
 run: export HOST := $(HOST)
 run: export PATH := $(abspath $(BIN)):$(PATH)
 run: install
+	$(BIN)/python manage.py write_dev_env
 	$(BIN)/python manage.py migrate --noinput -v0
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/honcho --env /dev/null -f Procfile.dev start -p $(PORT)

@@ -4,19 +4,31 @@ import json
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.forms.fields import InvalidJSONInput
-from django.http import HttpRequest, HttpResponse
-from django.urls import reverse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
 from assistants.models import Assistant, ConversationFlow, PhoneNumber
 from assistants.secrets import mask_secrets
-from assistants.services import assistant_settings_checked, phone_number_registration_check
-from burki.admin_scoping import OrganizationListFilter, TenantScopedAdmin
+from assistants.services import (
+    AvailableNumber,
+    ImportOutcome,
+    assistant_settings_checked,
+    phone_number_registration_check,
+    phone_numbers_available,
+    phone_numbers_import,
+)
+from burki.admin_scoping import OrganizationListFilter, TenantScopedAdmin, administered
 from burki.errors import ServiceError
+from burki.models import Organization
 from burki.text import unstorable_paths
+from telephony.models import TelephonyAccount
 from telephony.numbers import InvalidPhoneNumber, normalize_e164
 
 # Served by the Call admin: the calls app owns placing calls, and nothing outside it may import it.
@@ -201,6 +213,56 @@ class PhoneNumberForm(OrganizationScopedForm):
         return cleaned
 
 
+class _ChosenNumbersField(forms.MultipleChoiceField):
+    """Offers the numbers listed when the page was shown; takes any: the import asks the provider again, and refuses
+    what it does not list."""
+
+    def valid_value(self, value: str) -> bool:
+        return True
+
+
+class ImportNumbersForm(forms.Form):
+    numbers = _ChosenNumbersField(
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Numbers to import",
+        help_text="The numbers your organization has not registered yet.",
+    )
+    import_all = forms.BooleanField(
+        required=False, label="All of them", help_text="Every number the provider lists for the account."
+    )
+    assistant = forms.ModelChoiceField(queryset=Assistant.objects.none(), required=False, empty_label="None")
+    flow = forms.ModelChoiceField(queryset=ConversationFlow.objects.none(), required=False, empty_label="None")
+
+    def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name, model in (("assistant", Assistant), ("flow", ConversationFlow)):
+            field = self.fields[name]
+            assert isinstance(field, forms.ModelChoiceField)
+            field.queryset = model.objects.filter(organization=organization).order_by("name")
+
+    def offer(self, available: list[AvailableNumber]) -> None:
+        """Show the listed numbers the organization has not registered yet as the choices."""
+        numbers = self.fields["numbers"]
+        assert isinstance(numbers, forms.MultipleChoiceField)
+        numbers.choices = [
+            (item.phone_number, f"{item.phone_number} {item.friendly_name}".strip())
+            for item in available
+            if item.registered is None
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}
+        if cleaned.get("assistant") and cleaned.get("flow"):
+            self.add_error("flow", "Choose an assistant or a flow, not both.")
+        if not cleaned.get("numbers") and not cleaned.get("import_all"):
+            self.add_error("numbers", "Choose the numbers to import, or all of them.")
+        return cleaned
+
+
+IMPORT_ERROR_FIELDS = {"phone_numbers": "numbers", "assistant_id": "assistant", "flow_id": "flow"}
+
+
 @admin.register(PhoneNumber)
 class PhoneNumberAdmin(OrganizationScopedAdmin):
     form = PhoneNumberForm
@@ -235,6 +297,73 @@ class PhoneNumberAdmin(OrganizationScopedAdmin):
         )
         return response
 
+    def get_urls(self) -> list[URLPattern]:
+        custom = [
+            path(
+                "import/<int:account_id>/",
+                self.admin_site.admin_view(self.import_view),
+                name="assistants_phonenumber_import",
+            )
+        ]
+        return custom + super().get_urls()
+
+    def import_view(self, request: HttpRequest, account_id: int) -> HttpResponse:
+        """Register numbers the account's provider lists for it (the telephony accounts' "Import numbers" action),
+        exactly as POST /api/v1/telephony/accounts/{id}/numbers/import does. No transaction around it: the provider
+        is asked first, then the numbers are registered in one."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        accounts = TelephonyAccount.objects.select_related("organization")
+        # Another organization's account is not found, like an unknown one.
+        account = get_object_or_404(administered(request, accounts, lookup="organization"), pk=account_id)
+        form = ImportNumbersForm(request.POST or None, organization=account.organization)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                results = phone_numbers_import(
+                    account=account,
+                    phone_numbers=None if data["import_all"] else data["numbers"],
+                    import_all=data["import_all"],
+                    assistant_id=data["assistant"].pk if data["assistant"] else None,
+                    flow_id=data["flow"].pk if data["flow"] else None,
+                )
+            except ServiceError as exc:
+                _add_import_error(form, exc)
+            else:
+                counts = {outcome: sum(r.outcome == outcome for r in results) for outcome in ImportOutcome}
+                skipped = [f"{r.phone_number} ({r.detail})" for r in results if r.outcome == ImportOutcome.SKIPPED]
+                self.message_user(
+                    request,
+                    f"{_numbers(counts[ImportOutcome.IMPORTED])} imported from {account.name}; "
+                    f"{counts[ImportOutcome.ALREADY_REGISTERED]} already registered"
+                    + (f"; skipped: {', '.join(skipped)}" if skipped else "")
+                    + ".",
+                    messages.SUCCESS,
+                )
+                changelist = reverse("admin:assistants_phonenumber_changelist")
+                return HttpResponseRedirect(f"{changelist}?telephony_account__id__exact={account.pk}")
+
+        available: list[AvailableNumber] = []
+        listing_error = ""
+        try:
+            available = phone_numbers_available(account=account)
+        except ServiceError as exc:
+            listing_error = exc.detail
+        form.offer(available)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Import numbers from the provider",
+            "subtitle": str(account),
+            "opts": self.opts,
+            "account": account,
+            "account_url": reverse("admin:telephony_telephonyaccount_change", args=[account.pk]),
+            "available": available,
+            "registered": [item for item in available if item.registered is not None],
+            "listing_error": listing_error,
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/assistants/phonenumber/import.html", context)
+
     @admin.display(description="test")
     def test_call(self, obj: PhoneNumber) -> str:
         if obj.pk is None:
@@ -244,3 +373,17 @@ class PhoneNumberAdmin(OrganizationScopedAdmin):
             reverse(PLACE_TEST_CALL_URL, args=[obj.pk]),
             obj.phone_number,
         )
+
+
+def _add_import_error(form: ImportNumbersForm, exc: ServiceError) -> None:
+    form.add_error(None, exc.detail)
+    for name, problems in (exc.errors or {}).items():
+        field = IMPORT_ERROR_FIELDS.get(name)
+        listed = problems.values() if isinstance(problems, dict) else [problems]
+        for group in listed:
+            for problem in group if isinstance(group, list) else [group]:
+                form.add_error(field, str(problem) if field else f"{name}: {problem}")
+
+
+def _numbers(count: int) -> str:
+    return f"{count} number{'' if count == 1 else 's'}"

@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from assistants.models import DEFAULT_MAX_CALL_LENGTH, Assistant, ConversationFlow, PhoneNumber
 from assistants.secrets import mask_secrets
+from assistants.services import MAX_IMPORTED_NUMBERS, ImportOutcome
 from burki.serializers import IdField, StrictCharField, StrictIntegerField
 from telephony.serializers import PhoneNumberInputField, PhoneNumberOutputField
 
@@ -65,6 +66,119 @@ class PhoneNumberUpdateInput(serializers.Serializer[Any]):
     flow_id = IdField(required=False, allow_null=True)
     friendly_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
     is_active = serializers.BooleanField(required=False)
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Two numbers, answered by an assistant",
+            value={"phone_numbers": ["+14155550102", "+14155550103"], "assistant_id": 1},
+            request_only=True,
+        ),
+        OpenApiExample("Every number the provider lists", value={"all": True}, request_only=True),
+    ]
+)
+class PhoneNumberImportInput(serializers.Serializer[Any]):
+    phone_numbers = serializers.ListField(
+        child=StrictCharField(max_length=32),
+        required=False,
+        min_length=1,
+        max_length=MAX_IMPORTED_NUMBERS,
+        help_text="The numbers to import (E.164), each one the provider lists for the account. Or `all`.",
+    )
+    all = serializers.BooleanField(
+        default=False, help_text="Import every number the provider lists for the account (instead of phone_numbers)."
+    )
+    assistant_id = IdField(required=False, allow_null=True, help_text="Assign the new numbers to this assistant.")
+    flow_id = IdField(required=False, allow_null=True, help_text="Or to this conversation flow.")
+
+
+class AvailableNumberOutput(serializers.Serializer[Any]):
+    phone_number = serializers.CharField(help_text="E.164.")
+    friendly_name = serializers.CharField(help_text="The provider's name for it, if any.")
+    provider_id = serializers.CharField(help_text="The provider's own id for it (Twilio's PN…, Telnyx's), if any.")
+    registered = serializers.BooleanField(help_text="Whether your organization has registered it already.")
+    phone_number_id = serializers.IntegerField(allow_null=True, help_text="That registration's id, if any.")
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Two numbers, one registered",
+            value={
+                "telephony_account_id": 1,
+                "provider": "twilio",
+                "items": [
+                    {
+                        "phone_number": "+14155550101",
+                        "friendly_name": "Clinic reminders",
+                        "provider_id": "PN0123456789abcdef0123456789abcdef",
+                        "registered": True,
+                        "phone_number_id": 1,
+                    },
+                    {
+                        "phone_number": "+14155550102",
+                        "friendly_name": "(415) 555-0102",
+                        "provider_id": "PN1123456789abcdef0123456789abcdef",
+                        "registered": False,
+                        "phone_number_id": None,
+                    },
+                ],
+                "total": 2,
+            },
+            response_only=True,
+        )
+    ]
+)
+class AvailableNumbersOutput(serializers.Serializer[Any]):
+    telephony_account_id = serializers.IntegerField()
+    provider = serializers.CharField()
+    items = AvailableNumberOutput(many=True)
+    total = serializers.IntegerField()
+
+
+class ImportResultOutput(serializers.Serializer[Any]):
+    phone_number = serializers.CharField()
+    outcome = serializers.ChoiceField(
+        choices=[outcome.value for outcome in ImportOutcome],
+        help_text="imported; already_registered (your organization holds it already, left as it is); skipped (not "
+        "a number Burki can register, see detail).",
+    )
+    phone_number_id = serializers.IntegerField(allow_null=True, help_text="The registration (new or existing).")
+    detail = serializers.CharField(allow_blank=True)
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "One imported, one there already",
+            value={
+                "telephony_account_id": 1,
+                "provider": "twilio",
+                "imported": 1,
+                "already_registered": 1,
+                "skipped": 0,
+                "results": [
+                    {"phone_number": "+14155550102", "outcome": "imported", "phone_number_id": 2, "detail": ""},
+                    {
+                        "phone_number": "+14155550101",
+                        "outcome": "already_registered",
+                        "phone_number_id": 1,
+                        "detail": "",
+                    },
+                ],
+            },
+            response_only=True,
+        )
+    ]
+)
+class PhoneNumberImportOutput(serializers.Serializer[Any]):
+    telephony_account_id = serializers.IntegerField()
+    provider = serializers.CharField()
+    imported = serializers.IntegerField()
+    already_registered = serializers.IntegerField()
+    skipped = serializers.IntegerField()
+    results = ImportResultOutput(many=True)
 
 
 @extend_schema_serializer(

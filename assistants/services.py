@@ -3,6 +3,8 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from enum import StrEnum
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -16,8 +18,9 @@ from assistants.validators import flow_definition_problems
 from burki.errors import BadGateway, Conflict, GatewayTimeout, InvalidInput, ServiceError, limit_reached
 from burki.models import Organization
 from telephony.backends import get_backend
-from telephony.backends.base import ProviderAccount, TelephonyError
-from telephony.numbers import mask_number
+from telephony.backends.base import MAX_OWNED_NUMBERS, OwnedNumber, ProviderAccount, TelephonyError
+from telephony.models import TelephonyAccount
+from telephony.numbers import InvalidPhoneNumber, mask_number, normalize_e164
 from telephony.selectors import telephony_account_get
 
 logger = logging.getLogger(__name__)
@@ -123,7 +126,17 @@ def _ownership_verify(number: PhoneNumber) -> None:
 
 
 def _ownership_error(exc: TelephonyError, *, account_name: str) -> ServiceError:
-    could_not = "Could not verify that the telephony account owns this number, so nothing was saved"
+    return _listing_error(
+        exc,
+        could_not="Could not verify that the telephony account owns this number, so nothing was saved",
+        account_name=account_name,
+        field="telephony_account_id",
+    )
+
+
+def _listing_error(exc: TelephonyError, *, could_not: str, account_name: str, field: str) -> ServiceError:
+    """What a failed listing of an account's numbers at its provider answers; `field` is blamed when the account cannot
+    be asked as it is (missing credentials, ...)."""
     if exc.kind == TelephonyError.RATE_LIMITED:
         return limit_reached(
             f"{could_not}: the provider is rate limiting: {exc.message}",
@@ -134,7 +147,7 @@ def _ownership_error(exc: TelephonyError, *, account_name: str) -> ServiceError:
         return GatewayTimeout(f"{could_not}: {exc.message}")
     if exc.http_status is None:
         # Refused before anything was sent: the account cannot be asked as it is (missing credentials, ...).
-        return InvalidInput(f"{could_not}: {exc.message}", errors={"telephony_account_id": [exc.message]})
+        return InvalidInput(f"{could_not}: {exc.message}", errors={field: [exc.message]})
     return BadGateway(f"{could_not}: the provider refused to list the numbers of the account '{account_name}': {exc}")
 
 
@@ -213,6 +226,192 @@ def phone_number_update(
 
 def phone_number_delete(*, number: PhoneNumber) -> None:
     number.delete()
+
+
+# --- numbers brought in from the provider ---------------------------------------------------------------------
+
+# One request lists or imports at most what one listing returns.
+MAX_IMPORTED_NUMBERS = MAX_OWNED_NUMBERS
+
+
+class ImportOutcome(StrEnum):
+    IMPORTED = "imported"
+    ALREADY_REGISTERED = "already_registered"  # the organization holds it already (on this account or another)
+    SKIPPED = "skipped"  # listed by the provider, but not a number Burki can register (`detail` says why)
+
+
+@dataclass(frozen=True)
+class AvailableNumber:
+    """A number the provider lists for the account, and the organization's registration of it, if any."""
+
+    phone_number: str
+    friendly_name: str
+    provider_id: str
+    registered: PhoneNumber | None
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    phone_number: str
+    outcome: ImportOutcome
+    number: PhoneNumber | None = None  # the registration: the new one, or the one that was already there
+    detail: str = ""
+
+
+def _listed_numbers(account: TelephonyAccount, *, could_not: str) -> list[OwnedNumber]:
+    """Every number the provider lists for the account (E.164 where it can be read so), each once, in its order.
+    Asks the provider: never inside a transaction."""
+    try:
+        owned = get_backend(account.provider).owned_numbers(
+            ProviderAccount(id=account.pk, provider=account.provider, credentials=account.credentials)
+        )
+    except TelephonyError as exc:
+        logger.warning("account %s: listing its numbers failed (%s): %s", account.pk, exc.kind, exc)
+        raise _listing_error(exc, could_not=could_not, account_name=account.name, field="credentials") from None
+    listed: dict[str, OwnedNumber] = {}
+    for item in owned:
+        try:
+            number = normalize_e164(item.number)
+        except InvalidPhoneNumber:
+            number = item.number
+        listed.setdefault(number, replace(item, number=number))
+    return list(listed.values())
+
+
+def _registered_in(organization_id: int, numbers: list[str]) -> dict[str, PhoneNumber]:
+    registered = PhoneNumber.objects.filter(organization_id=organization_id, phone_number__in=numbers)
+    return {number.phone_number: number for number in registered}
+
+
+def phone_numbers_available(*, account: TelephonyAccount) -> list[AvailableNumber]:
+    """The numbers the account's provider lists for it (at most MAX_OWNED_NUMBERS), each with the organization's
+    registration of it, if any. Asks the provider: never inside a transaction."""
+    listed = _listed_numbers(account, could_not="Could not list the numbers of the telephony account")
+    registered = _registered_in(account.organization_id, [item.number for item in listed])
+    return [
+        AvailableNumber(
+            phone_number=item.number,
+            friendly_name=item.friendly_name,
+            provider_id=item.provider_id,
+            registered=registered.get(item.number),
+        )
+        for item in listed
+    ]
+
+
+def phone_numbers_import(
+    *,
+    account: TelephonyAccount,
+    phone_numbers: list[str] | None = None,
+    import_all: bool = False,
+    assistant_id: int | None = None,
+    flow_id: int | None = None,
+) -> list[ImportResult]:
+    """Register on `account` the chosen numbers (`phone_numbers`, or every one listed with `import_all`) that its
+    provider lists for it, assigned to `assistant_id` or `flow_id` if given; numbers the organization holds already
+    are left as they are. One result per number, in order.
+
+    Invalid input, or a chosen number the provider does not list, is an InvalidInput and registers nothing; so is a
+    provider that cannot be asked (429, 502, 504 as when a number is registered). The provider is asked before the
+    one transaction that registers them, never inside it.
+    """
+    if (phone_numbers is None) == (not import_all):
+        raise InvalidInput(
+            "Choose the numbers to import: a list of phone_numbers, or all.",
+            errors={"phone_numbers": ["Give phone_numbers or all=true, not both."]}
+            if phone_numbers is not None
+            else {"phone_numbers": ["Give phone_numbers, or all=true."]},
+        )
+    # Each chosen number (E.164) and where the request gave it first: errors name that index.
+    given = _chosen_numbers(phone_numbers) if phone_numbers is not None else {}
+    relations = PhoneNumber(organization=account.organization, telephony_account=account)
+    _apply_relations(
+        relations,
+        organization=account.organization,
+        telephony_account_id=UNSET,
+        assistant_id=UNSET if assistant_id is None else assistant_id,
+        flow_id=UNSET if flow_id is None else flow_id,
+    )
+
+    could_not = f"Could not list the numbers of the telephony account '{account.name}', so nothing was imported"
+    listed = {item.number: item for item in _listed_numbers(account, could_not=could_not)}
+    chosen = list(listed) if import_all else list(given)
+    if not import_all:
+        not_listed = {
+            str(index): [f"{number} is not a number of the {account.get_provider_display()} account '{account.name}'."]
+            for number, index in given.items()
+            if number not in listed
+        }
+        if not_listed:
+            raise InvalidInput(
+                "The telephony account does not own every number chosen; nothing was imported.",
+                errors={"phone_numbers": not_listed},
+            )
+
+    registered = _registered_in(account.organization_id, chosen)
+    results: dict[str, ImportResult] = {}
+    new: list[PhoneNumber] = []
+    for number in chosen:
+        if number in registered:
+            results[number] = ImportResult(number, ImportOutcome.ALREADY_REGISTERED, registered[number])
+            continue
+        candidate = PhoneNumber(
+            organization=account.organization,
+            telephony_account=account,
+            phone_number=number,
+            friendly_name=listed[number].friendly_name[: PhoneNumber._meta.get_field("friendly_name").max_length],
+            assistant=relations.assistant,
+            flow=relations.flow,
+        )
+        try:
+            candidate.full_clean(validate_constraints=False)
+        except ValidationError as exc:
+            problem = " ".join(message for messages in exc.message_dict.values() for message in messages)
+            if not import_all:
+                raise InvalidInput(
+                    "Invalid request.", errors={"phone_numbers": {str(given[number]): [problem]}}
+                ) from None
+            results[number] = ImportResult(number, ImportOutcome.SKIPPED, detail=problem)
+            continue
+        new.append(candidate)
+
+    with transaction.atomic():
+        for candidate in new:
+            try:
+                with transaction.atomic():
+                    candidate.save()
+            except IntegrityError:
+                # Registered meanwhile, by another request of the organization.
+                taken = PhoneNumber.objects.get(
+                    organization_id=account.organization_id, phone_number=candidate.phone_number
+                )
+                results[candidate.phone_number] = ImportResult(
+                    candidate.phone_number, ImportOutcome.ALREADY_REGISTERED, taken
+                )
+            else:
+                results[candidate.phone_number] = ImportResult(
+                    candidate.phone_number, ImportOutcome.IMPORTED, candidate
+                )
+    imported = sum(result.outcome == ImportOutcome.IMPORTED for result in results.values())
+    logger.info("account %s: %d of %d numbers imported from the provider", account.pk, imported, len(chosen))
+    return [results[number] for number in chosen]
+
+
+def _chosen_numbers(phone_numbers: list[str]) -> dict[str, int]:
+    """Each number, normalized to E.164, with the index where it was first given; InvalidInput naming each unreadable
+    one by its index."""
+    chosen: dict[str, int] = {}
+    errors: dict[str, list[str]] = {}
+    for index, raw in enumerate(phone_numbers):
+        try:
+            chosen.setdefault(normalize_e164(raw), index)
+        except InvalidPhoneNumber as exc:
+            errors[str(index)] = [str(exc)]
+    if errors:
+        raise InvalidInput("Invalid request.", errors={"phone_numbers": errors})
+    if not chosen:
+        raise InvalidInput("Invalid request.", errors={"phone_numbers": ["Choose at least one number."]})
+    return chosen
 
 
 # --- assistants and flows --------------------------------------------------------------------------------------

@@ -11,4 +11,15 @@ urlpatterns = [
     path("flows/<int:flow_id>", views.FlowDetailApi.as_view(), name="flow-detail"),
     path("phone-numbers", views.PhoneNumberListApi.as_view(), name="phone-number-list"),
     path("phone-numbers/<int:number_id>", views.PhoneNumberDetailApi.as_view(), name="phone-number-detail"),
+    # Under the account they come from; served here, where phone numbers are registered.
+    path(
+        "telephony/accounts/<int:account_id>/numbers/available",
+        views.AccountNumbersAvailableApi.as_view(),
+        name="telephony-account-numbers-available",
+    ),
+    path(
+        "telephony/accounts/<int:account_id>/numbers/import",
+        views.AccountNumbersImportApi.as_view(),
+        name="telephony-account-numbers-import",
+    ),
 ]

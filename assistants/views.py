@@ -12,14 +12,18 @@ from assistants.serializers import (
     AssistantListParams,
     AssistantOutput,
     AssistantUpdateInput,
+    AvailableNumbersOutput,
     FlowCreateInput,
     FlowOutput,
     FlowUpdateInput,
     PhoneNumberCreateInput,
+    PhoneNumberImportInput,
+    PhoneNumberImportOutput,
     PhoneNumberOutput,
     PhoneNumberUpdateInput,
 )
 from assistants.services import (
+    ImportOutcome,
     assistant_create,
     assistant_delete,
     assistant_update,
@@ -29,11 +33,15 @@ from assistants.services import (
     phone_number_create,
     phone_number_delete,
     phone_number_update,
+    phone_numbers_available,
+    phone_numbers_import,
 )
 from burki.errors import NotFound
 from burki.pagination import PageParams, paginated_response
 from burki.schema import ErrorSerializer, page_of
 from burki.tenancy import OrganizationAPIView
+from telephony.models import TelephonyAccount
+from telephony.selectors import telephony_account_get
 
 # Registering a number (or moving it to another number or account) asks the account's provider whether it holds it.
 OWNERSHIP_CHECK_RESPONSES = {
@@ -100,6 +108,96 @@ class PhoneNumberDetailApi(OrganizationAPIView):
     def delete(self, request: Request, number_id: int) -> Response:
         phone_number_delete(number=self._number(number_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# Listing an account's numbers asks its provider, as registering one does.
+PROVIDER_LISTING_RESPONSES = {
+    400: OpenApiResponse(
+        ErrorSerializer, description="Invalid input, or the account's credentials cannot list numbers."
+    ),
+    404: OpenApiResponse(ErrorSerializer, description="No such telephony account in your organization."),
+    429: OpenApiResponse(
+        ErrorSerializer, description='The provider is rate limiting (`"limit": "provider"`, see Retry-After).'
+    ),
+    502: OpenApiResponse(ErrorSerializer, description="The provider refused to list the account's numbers."),
+    504: OpenApiResponse(ErrorSerializer, description="The provider could not be reached."),
+}
+
+
+class _AccountNumbersApi(OrganizationAPIView):
+    resource = "phone_number_import"
+
+    def _account(self, account_id: int) -> TelephonyAccount:
+        account = telephony_account_get(organization=self.organization, account_id=account_id)
+        if account is None:
+            raise NotFound("Telephony account not found.")
+        return account
+
+
+class AccountNumbersAvailableApi(_AccountNumbersApi):
+    @extend_schema(
+        operation_id="telephony_account_numbers_available",
+        summary="The numbers the provider lists for the account",
+        description="Asks the provider (Twilio's incoming phone numbers, Telnyx's phone numbers, Vonage's account "
+        "numbers; the sandbox lists +14155550100 to +14155550109) for the numbers the account holds, at most 1000, "
+        "and says which your organization has registered already. Import them with POST …/numbers/import.",
+        responses={200: AvailableNumbersOutput, **PROVIDER_LISTING_RESPONSES},
+    )
+    def get(self, request: Request, account_id: int) -> Response:
+        account = self._account(account_id)
+        available = phone_numbers_available(account=account)
+        items = [
+            {
+                "phone_number": item.phone_number,
+                "friendly_name": item.friendly_name,
+                "provider_id": item.provider_id,
+                "registered": item.registered is not None,
+                "phone_number_id": item.registered.pk if item.registered is not None else None,
+            }
+            for item in available
+        ]
+        body = {"telephony_account_id": account.pk, "provider": account.provider, "items": items, "total": len(items)}
+        return Response(AvailableNumbersOutput(body).data)
+
+
+class AccountNumbersImportApi(_AccountNumbersApi):
+    @extend_schema(
+        operation_id="telephony_account_numbers_import",
+        summary="Register numbers the provider lists for the account",
+        description="Registers on this account the chosen numbers (`phone_numbers`, or `all`) that its provider lists "
+        "for it, optionally assigned to an assistant or a flow. A number your organization holds already is left as "
+        "it is (`already_registered`). A chosen number the provider does not list, or any invalid input, is a 400 "
+        "and nothing is registered; so is a provider that cannot be asked (429, 502, 504).",
+        request=PhoneNumberImportInput,
+        responses={200: PhoneNumberImportOutput, **PROVIDER_LISTING_RESPONSES},
+    )
+    def post(self, request: Request, account_id: int) -> Response:
+        account = self._account(account_id)
+        data = PhoneNumberImportInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = data.validated_data
+        results = phone_numbers_import(
+            account=account,
+            phone_numbers=fields.get("phone_numbers"),
+            import_all=fields["all"],
+            assistant_id=fields.get("assistant_id"),
+            flow_id=fields.get("flow_id"),
+        )
+        body = {
+            "telephony_account_id": account.pk,
+            "provider": account.provider,
+            **{outcome.value: sum(r.outcome == outcome for r in results) for outcome in ImportOutcome},
+            "results": [
+                {
+                    "phone_number": result.phone_number,
+                    "outcome": result.outcome.value,
+                    "phone_number_id": result.number.pk if result.number is not None else None,
+                    "detail": result.detail,
+                }
+                for result in results
+            ],
+        }
+        return Response(PhoneNumberImportOutput(body).data)
 
 
 class AssistantListApi(OrganizationAPIView):

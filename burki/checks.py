@@ -4,7 +4,9 @@ from typing import Any
 
 from cryptography.fernet import Fernet
 from django.conf import settings
+from django.contrib.staticfiles.storage import ManifestFilesMixin
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.core.files.storage import storages
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils.module_loading import import_string
 
@@ -91,5 +93,24 @@ def check_shared_cache(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
             "The cache is local memory: each server process counts failed logins on its own.",
             hint="Set CACHE_URL to a cache every process shares, e.g. redis://127.0.0.1:6379/1.",
             id="burki.W001",
+        )
+    ]
+
+
+@register()
+def check_static_files_collected(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    """Outside DEBUG, pages name static files by their hashed names from collectstatic's manifest: without it every
+    admin page and /api/docs/ is a 500. (Not for collectstatic itself, which runs only the staticfiles checks.)"""
+    storage = storages["staticfiles"]
+    if settings.DEBUG or not isinstance(storage, ManifestFilesMixin):
+        return []
+    if storage.manifest_storage.exists(storage.manifest_name):
+        return []
+    return [
+        Warning(
+            f"Static files have not been collected into STATIC_ROOT ({settings.STATIC_ROOT}): the admin and "
+            "/api/docs/ fail until they are.",
+            hint="Run `python manage.py collectstatic --noinput`, and again after every upgrade.",
+            id="burki.W002",
         )
     ]

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import io
-import json
 import logging
 import re
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import IO, Any
 
 from django.conf import settings
@@ -26,8 +24,9 @@ from burki.errors import (
     error_body,
     request_too_large_detail,
 )
-from burki.logging import redact_webhook_token
+from burki.logging import JSON_FIELDS, REASON_ATTRIBUTE, current_request_id, redact_webhook_token
 from burki.text import UNSTORABLE_TEXT, is_unstorable, printable
+from burki.throttling import client_address
 
 request_log = logging.getLogger("burki.requests")
 logger = logging.getLogger(__name__)
@@ -53,9 +52,11 @@ def too_large(limit: int) -> JsonResponse:
 
 
 class RequestLogMiddleware:
-    """Gives every request an id (X-Request-Id, in and out) and logs one JSON line for it once answered.
+    """Gives every request an id (X-Request-Id, in and out) and logs one line for it once answered: its fields are
+    the JSON line's in production (burki.logging.JsonFormatter), and every other line logged meanwhile has the id.
 
-    The line holds no query string, body or header value: only what identifies the request and its outcome.
+    The line holds no query string, body or header value: only what identifies the request and its outcome (and,
+    for a request Django refused as suspicious, its reason).
     """
 
     def __init__(self, get_response: GetResponse) -> None:
@@ -67,22 +68,35 @@ class RequestLogMiddleware:
         request_id = offered if _CLIENT_REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex
         request.request_id = request_id  # type: ignore[attr-defined]
 
-        response = self.get_response(request)
+        token = current_request_id.set(request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            current_request_id.reset(token)
 
         response[REQUEST_ID_HEADER] = request_id
-        line = {
-            "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        method = (request.method or "")[:16]
+        path = redact_webhook_token(request.path)[:MAX_LOGGED_PATH]
+        duration_ms = round((time.monotonic() - started) * 1000, 1)
+        fields = {
             "request_id": request_id,
-            "method": (request.method or "")[:16],
-            "path": redact_webhook_token(request.path)[:MAX_LOGGED_PATH],
+            "method": method,
+            "path": path,
             "status": response.status_code,
-            "duration_ms": round((time.monotonic() - started) * 1000, 1),
+            "duration_ms": duration_ms,
             # Set by OrganizationAPIView once it knows whom the request acts for.
             "organization_id": getattr(request, "burki_organization_id", None),
-            "client_ip": request.META.get("REMOTE_ADDR"),
+            # The client's address as the login throttles take it: behind NUM_PROXIES proxies, not the proxy's.
+            "client_ip": client_address(request)[:64] or None,
         }
-        level = logging.ERROR if response.status_code >= 500 else logging.INFO
-        request_log.log(level, json.dumps(line))
+        # Django's own line for it was dropped (burki.logging.OneLinePerResponse): its reason is said here instead.
+        reason = getattr(request, REASON_ATTRIBUTE, None)
+        if reason:
+            fields["reason"] = reason
+        level = logging.ERROR if response.status_code >= 500 else logging.WARNING if reason else logging.INFO
+        request_log.log(
+            level, "%s %s %s (%s ms)", method, path, response.status_code, duration_ms, extra={JSON_FIELDS: fields}
+        )
         return response
 
 

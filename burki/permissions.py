@@ -27,6 +27,8 @@ PERMISSIONS: Final[dict[str, tuple[str, str]]] = {
     # Members see which numbers and accounts exist (never credentials: no role ever reads those back).
     "phone_numbers": (MEMBER, ADMIN),
     "telephony_accounts": (MEMBER, ADMIN),
+    # Listing what a provider account holds uses its credentials and shows numbers not registered here: admins only.
+    "phone_number_import": (ADMIN, ADMIN),
     "api_keys": (ADMIN, ADMIN),
     "organization": (MEMBER, ADMIN),
     # Where the organization's call events go, their signing secrets and delivery log; the events themselves.

@@ -25,6 +25,7 @@ RESOURCE_TAGS = {
     "assistants": "Assistants",
     "flows": "Conversation flows",
     "phone_numbers": "Phone numbers",
+    "phone_number_import": "Phone numbers",
     "telephony_accounts": "Telephony accounts",
     "api_keys": "API keys",
     "organization": "Organization",

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 from pathlib import Path
 
 import environ
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
+from whitenoise.compress import Compressor
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-if (BASE_DIR / ".env").is_file():
-    env.read_env(str(BASE_DIR / ".env"))
+# Settings the environment does not give come from this file (`make run` writes one for development); the environment
+# wins. BURKI_ENV_FILE names another file, or none when empty (the test settings read none).
+_env_file = Path(os.environ.get("BURKI_ENV_FILE", BASE_DIR / ".env"))
+if os.environ.get("BURKI_ENV_FILE") != "" and _env_file.is_file():
+    env.read_env(str(_env_file))
 
 DEBUG = env.bool("DEBUG", default=False)
 
@@ -50,7 +55,8 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
-    "django.contrib.staticfiles",
+    # Django's, minus files nothing here serves (burki.apps.StaticFilesConfig).
+    "burki.apps.StaticFilesConfig",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -69,6 +75,8 @@ MIDDLEWARE = [
     # Next, so that every error page below it, Django's DEBUG pages included, is JSON on the API's paths.
     "burki.middleware.JsonErrorPagesMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files (the admin's, Swagger UI's) straight from the application server, with no web server in front.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "burki.middleware.RequestBodyLimitMiddleware",
     "burki.middleware.UnstorableTextMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -136,7 +144,18 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# `manage.py collectstatic` gathers every app's files here, under names that carry a hash of their content, each with
+# gzip and Brotli copies; WhiteNoise serves them (compressed when the client accepts it, cached for ever since a new
+# version gets a new name). In DEBUG, runserver serves the apps' own files and no collectstatic is needed.
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default="") or BASE_DIR / "staticfiles")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+# Only the hashed copies are kept (every page names files through {% static %}), and source maps, fetched only by a
+# browser's developer tools, are not compressed: collectstatic takes seconds, not a minute.
+WHITENOISE_KEEP_ONLY_HASHED_FILES = True
+WHITENOISE_SKIP_COMPRESS_EXTENSIONS = (*Compressor.SKIP_COMPRESS_EXTENSIONS, "map")
 
 # Credentials at rest: Fernet keys, newest first. The first one encrypts; all of them decrypt, so a key is
 # rotated by putting a new one in front and re-saving (`manage.py rotate_credentials`) before dropping the old one.
@@ -315,29 +334,30 @@ SIMPLE_JWT = {
     "BLACKLIST_AFTER_ROTATION": True,
 }
 
-# Every handler masks phone numbers and drops webhook tokens and query strings, whoever wrote the record.
+# One console handler for every logger, ours and Django's, Celery's and the SDKs': JSON lines in production (time,
+# level, logger, message, request_id while a request is served, exc_info; the request log's line adds its fields),
+# plain text in DEBUG (LOG_FORMAT=json|text to choose). It masks phone numbers and drops webhook tokens and query
+# strings whoever wrote the record, and gives a 4xx exactly one line, the request log's (burki.logging).
+LOG_FORMAT = env.str("LOG_FORMAT", default="text" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured("LOG_FORMAT must be json or text.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
         "redact_urls": {"()": "burki.logging.RedactUrls"},
         "mask_phone_numbers": {"()": "burki.logging.MaskPhoneNumbers"},
+        "one_line_per_response": {"()": "burki.logging.OneLinePerResponse"},
     },
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-        "message": {"format": "%(message)s"},
+        "json": {"()": "burki.logging.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "filters": ["redact_urls", "mask_phone_numbers"],
-        },
-        # The request log (burki.middleware.RequestLogMiddleware): one JSON object per line.
-        "requests": {
-            "class": "logging.StreamHandler",
-            "formatter": "message",
-            "filters": ["redact_urls", "mask_phone_numbers"],
+            "formatter": LOG_FORMAT,
+            "filters": ["one_line_per_response", "redact_urls", "mask_phone_numbers"],
         },
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
@@ -350,6 +370,7 @@ LOGGING = {
         "django": {"handlers": []},
         # runserver's access lines repeat the request log, query strings and all: only its errors are kept.
         "django.server": {"handlers": [], "level": "WARNING", "propagate": True},
-        "burki.requests": {"handlers": ["requests"], "propagate": False},
     },
 }
+# Celery workers and beat log through the same handler (Celery would otherwise replace the root logger's handlers).
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False

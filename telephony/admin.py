@@ -3,12 +3,18 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
-from django.http import HttpRequest
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils.html import format_html
 
 from burki.admin_scoping import OrganizationListFilter, TenantScopedAdmin
 from telephony.credentials import CREDENTIAL_FIELDS, OPTIONAL_CREDENTIAL_FIELDS
 from telephony.models import TelephonyAccount
+
+# Served by the phone number admin: the assistants app registers numbers, and nothing here may import it.
+IMPORT_NUMBERS_URL = "admin:assistants_phonenumber_import"
 
 CREDENTIALS_HELP = (
     "A JSON object. Leave blank to keep the current credentials; they are never shown again. Keys: "
@@ -62,6 +68,24 @@ class TelephonyAccountAdmin(TenantScopedAdmin):
     search_fields = ["name", "organization__name", "organization__slug"]
     list_filter = ["provider", "is_active", ("organization", OrganizationListFilter)]
     autocomplete_fields = ["organization"]
+    actions = ["import_numbers"]
+
+    @admin.action(description="Import numbers from the provider", permissions=["import_numbers"])
+    def import_numbers(self, request: HttpRequest, queryset: QuerySet[TelephonyAccount]) -> HttpResponse | None:
+        accounts = list(queryset[:2])
+        if len(accounts) != 1:
+            self.message_user(request, "Choose one telephony account to import its numbers.", messages.WARNING)
+            return None
+        return HttpResponseRedirect(reverse(IMPORT_NUMBERS_URL, args=[accounts[0].pk]))
+
+    def has_import_numbers_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("assistants.add_phonenumber")
+
+    @admin.display(description="numbers")
+    def numbers_import(self, obj: TelephonyAccount) -> str:
+        return format_html(
+            '<a href="{}">Import numbers from the provider</a>', reverse(IMPORT_NUMBERS_URL, args=[obj.pk])
+        )
 
     @admin.display(description="current credentials")
     def credentials_hint(self, obj: TelephonyAccount) -> str:
@@ -77,10 +101,11 @@ class TelephonyAccountAdmin(TenantScopedAdmin):
             return (*settings, "credentials")
         # A view-only page shows every field's value: the credentials input must not be among them.
         secret = ("credentials",) if self.has_change_permission(request, obj) else ()
-        return (*settings, "credentials_hint", *secret, "created_at", "updated_at")
+        importing = ("numbers_import",) if self.has_import_numbers_permission(request) else ()
+        return (*settings, "credentials_hint", *secret, *importing, "created_at", "updated_at")
 
     def get_readonly_fields(self, request: HttpRequest, obj: TelephonyAccount | None = None) -> tuple[str, ...]:
         if obj is None:
             return ()
         # An account never moves between organizations: its numbers and calls stay where they are.
-        return ("organization", "credentials_hint", "created_at", "updated_at")
+        return ("organization", "credentials_hint", "numbers_import", "created_at", "updated_at")

@@ -13,6 +13,53 @@ CREDENTIAL_FIELDS: dict[str, tuple[str, ...]] = {
 # Accepted, not required: calls work without them. Vonage's API key and secret let Burki confirm with the Numbers API
 # that the account holds a number being registered; without them a Vonage number cannot be registered.
 OPTIONAL_CREDENTIAL_FIELDS: dict[str, tuple[str, ...]] = {"vonage": ("api_key", "api_secret")}
+# What each key is and where the provider shows it: the API schema and the admin say so (README.md, the same table).
+CREDENTIAL_DESCRIPTIONS: dict[str, dict[str, str]] = {
+    "twilio": {
+        "account_sid": "the Account SID (AC…), Twilio Console, Account Info",
+        "auth_token": "the Auth Token beside it; it also verifies Twilio's signatures on webhooks",
+    },
+    "telnyx": {
+        "api_key": "an API key (KEY…), Mission Control, API Keys",
+        "connection_id": "the id of the Call Control Application (Voice API Application) that places the calls",
+        "public_key": "the account's public key (base64), Mission Control, Keys & Credentials; it verifies webhooks",
+    },
+    "vonage": {
+        "application_id": "the id (UUID) of the Voice application that places the calls",
+        "private_key": "that application's private key (PEM, with its BEGIN and END lines)",
+        "signature_secret": "the account's signature secret (API settings); it verifies the JWTs on webhooks",
+        "api_key": "the account's API key (API settings): with api_secret, lets Burki list the account's numbers",
+        "api_secret": "the account's API secret, with api_key",
+    },
+    "sandbox": {},
+}
+
+
+def credentials_description() -> str:
+    """Markdown: per provider, each credential key, whether it is optional, and what it is."""
+    lines = [
+        "A JSON object of strings; its keys depend on the provider. Write-only: never returned, never logged. "
+        "On update, the object given replaces the stored one whole.",
+        "",
+    ]
+    for provider, keys in CREDENTIAL_FIELDS.items():
+        optional = OPTIONAL_CREDENTIAL_FIELDS.get(provider, ())
+        if not keys and not optional:
+            lines.append(f"- `{provider}`: none (`{{}}`).")
+            continue
+        described = [
+            f"`{key}`{' (optional)' if key in optional else ''}: {CREDENTIAL_DESCRIPTIONS[provider][key]}"
+            for key in keys + optional
+        ]
+        lines.append(f"- `{provider}`: " + "; ".join(described) + ".")
+    lines.append("")
+    lines.append(
+        "Vonage's `api_key` and `api_secret` come together or not at all; without them the account places calls but "
+        "its numbers cannot be registered or imported (Burki cannot ask Vonage which numbers it holds)."
+    )
+    return "\n".join(lines)
+
+
 # The identifier (never the secret) whose tail the admin and the API show.
 HINT_FIELD: dict[str, str] = {"twilio": "account_sid", "telnyx": "connection_id", "vonage": "application_id"}
 MAX_CREDENTIAL_LENGTH = 8192

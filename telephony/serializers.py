@@ -6,7 +6,7 @@ from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
 
 from burki.serializers import Exemplified, StrictCharField
-from telephony.credentials import MAX_CREDENTIAL_LENGTH
+from telephony.credentials import MAX_CREDENTIAL_LENGTH, credentials_description
 from telephony.models import Provider, TelephonyAccount
 from telephony.numbers import MAX_INPUT_LENGTH
 
@@ -51,6 +51,7 @@ class CredentialsField(serializers.DictField):
         super().__init__(
             child=StrictCharField(max_length=MAX_CREDENTIAL_LENGTH, trim_whitespace=False),
             write_only=True,
+            help_text=credentials_description(),
             **kwargs,
         )
 
@@ -64,14 +65,41 @@ ACCOUNT_SID = "AC0123456789abcdef0123456789abcdef"
             "A Twilio account",
             value={
                 "provider": "twilio",
-                "name": "Twilio US",
+                "name": "Twilio production",
                 "credentials": {"account_sid": ACCOUNT_SID, "auth_token": "your-auth-token"},
-                "calls_per_second": 1,
             },
             request_only=True,
         ),
         OpenApiExample(
-            "A sandbox account (places no real call)",
+            "A Telnyx account",
+            value={
+                "provider": "telnyx",
+                "name": "Telnyx",
+                "credentials": {
+                    "api_key": "KEY0123456789ABCDEF_example",
+                    "connection_id": "1684641123236054244",
+                    "public_key": "base64-public-key",
+                },
+            },
+            request_only=True,
+        ),
+        OpenApiExample(
+            "A Vonage account",
+            value={
+                "provider": "vonage",
+                "name": "Vonage",
+                "credentials": {
+                    "application_id": "aaaaaaaa-bbbb-4ccc-8ddd-0123456789ab",
+                    "private_key": "-----BEGIN PRIVATE KEY-----\n…\n-----END PRIVATE KEY-----\n",
+                    "signature_secret": "your-signature-secret",
+                    "api_key": "a1b2c3d4",
+                    "api_secret": "your-api-secret",
+                },
+            },
+            request_only=True,
+        ),
+        OpenApiExample(
+            "The sandbox (places no real call)",
             value={"provider": "sandbox", "name": "Sandbox", "credentials": {}},
             request_only=True,
         ),
@@ -115,7 +143,7 @@ class TelephonyAccountUpdateInput(serializers.Serializer[Any]):
                 "id": 1,
                 "organization_id": 1,
                 "provider": "twilio",
-                "name": "Twilio US",
+                "name": "Twilio production",
                 "is_active": True,
                 "credentials_hint": "…cdef",
                 "calls_per_second": None,

@@ -36,6 +36,8 @@ CONTRACT_PATHS = {
     "/api/v1/organization": {"get", "patch"},
     "/api/v1/telephony/accounts": {"get", "post"},
     "/api/v1/telephony/accounts/{account_id}": {"get", "patch", "delete"},
+    "/api/v1/telephony/accounts/{account_id}/numbers/available": {"get"},
+    "/api/v1/telephony/accounts/{account_id}/numbers/import": {"post"},
     "/api/v1/phone-numbers": {"get", "post"},
     "/api/v1/phone-numbers/{number_id}": {"get", "patch", "delete"},
     "/api/v1/webhooks": {"get", "post"},
@@ -87,6 +89,49 @@ def test_the_docs_page_is_served_with_bundled_assets(client: Any) -> None:
     assert b"swagger-ui" in page.content
     assert b"/api/schema/" in page.content
     assert b"cdn." not in page.content
+
+
+def _credentials_keys() -> list[tuple[str, str, bool]]:
+    from telephony.credentials import CREDENTIAL_FIELDS, OPTIONAL_CREDENTIAL_FIELDS
+
+    return [
+        (provider, key, key in OPTIONAL_CREDENTIAL_FIELDS.get(provider, ()))
+        for provider, keys in CREDENTIAL_FIELDS.items()
+        for key in keys + OPTIONAL_CREDENTIAL_FIELDS.get(provider, ())
+    ]
+
+
+def test_the_schema_documents_each_providers_credential_keys_and_gives_examples() -> None:
+    schema = APIClient().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    components = schema["components"]["schemas"]
+    create = schema["paths"]["/api/v1/telephony/accounts"]["post"]["requestBody"]["content"]["application/json"]
+
+    for name in ("TelephonyAccountCreateInputRequest", "PatchedTelephonyAccountUpdateInputRequest"):
+        description = components[name]["properties"]["credentials"]["description"]
+        for provider, key, optional in _credentials_keys():
+            line = next(line for line in description.splitlines() if line.startswith(f"- `{provider}`"))
+            assert f"`{key}`{' (optional)' if optional else ':'}" in line, (name, provider, key)
+        assert "- `sandbox`: none" in description
+    examples = {example["value"]["provider"]: example["value"] for example in create["examples"].values()}
+    assert set(examples) == {"twilio", "telnyx", "vonage", "sandbox"}
+    for provider, key, _ in _credentials_keys():
+        assert key in examples[provider]["credentials"], (provider, key)
+
+
+def test_the_readme_documents_each_providers_credential_keys() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    table = readme.split("### Telephony accounts", 1)[1].split("\n\n|", 1)[1].split("\n\n", 1)[0]
+    rows = [[cell.strip() for cell in row.strip("|").split("|")] for row in ("|" + table).splitlines()[2:]]
+    provider = ""
+    documented = []
+    for row in rows:
+        provider = row[0].strip("`") or provider
+        if row[1] != "none":
+            documented.append((provider, row[1].strip("`"), row[2] == "optional"))
+
+    assert documented == _credentials_keys()
 
 
 # --- tags, summaries, examples ----------------------------------------------------------------------------------

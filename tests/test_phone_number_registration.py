@@ -188,12 +188,12 @@ def test_the_database_keeps_a_number_unique_within_its_organization_only(organiz
         )
 
 
-def test_the_sandbox_holds_every_number_it_is_asked_about_and_lists_none() -> None:
+def test_the_sandbox_holds_every_number_it_is_asked_about_and_lists_its_demo_range() -> None:
     backend = SandboxBackend(provider="sandbox", options={})
     account = ProviderAccount(id=1, provider="sandbox", credentials={})
 
     assert backend.owned_numbers(account, number=NUMBER) == [OwnedNumber(number=NUMBER)]
-    assert backend.owned_numbers(account) == []
+    assert [item.number for item in backend.owned_numbers(account)] == [f"+141555501{n:02d}" for n in range(10)]
 
 
 # --- Twilio ----------------------------------------------------------------------------------------------------

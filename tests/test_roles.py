@@ -102,6 +102,8 @@ def operations(world: dict[str, Any]) -> list[tuple[str, str, str, dict[str, Any
         (ADMIN, "post", "/api/v1/telephony/accounts", {"provider": "sandbox", "name": "More", "credentials": {}}),
         (ADMIN, "patch", f"/api/v1/telephony/accounts/{account.pk}", {"name": "changed"}),
         (ADMIN, "delete", f"/api/v1/telephony/accounts/{account.pk}", None),
+        (ADMIN, "get", f"/api/v1/telephony/accounts/{account.pk}/numbers/available", None),
+        (ADMIN, "post", f"/api/v1/telephony/accounts/{account.pk}/numbers/import", {"phone_numbers": ["+14155550105"]}),
         (ADMIN, "get", "/api/v1/api-keys", None),
         (ADMIN, "post", "/api/v1/api-keys", {"name": "another", "role": "member"}),
         (ADMIN, "delete", f"/api/v1/api-keys/{key.pk}", None),
@@ -118,7 +120,7 @@ def operations(world: dict[str, Any]) -> list[tuple[str, str, str, dict[str, Any
     ]
 
 
-OPERATION_COUNT = 43
+OPERATION_COUNT = 45
 RANK = {MEMBER: 1, ADMIN: 2, OWNER: 3}
 
 

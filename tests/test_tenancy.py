@@ -97,6 +97,8 @@ def object_urls(theirs: dict[str, Any]) -> list[tuple[str, str]]:
         ("get", f"/api/v1/telephony/accounts/{account.pk}"),
         ("patch", f"/api/v1/telephony/accounts/{account.pk}"),
         ("delete", f"/api/v1/telephony/accounts/{account.pk}"),
+        ("get", f"/api/v1/telephony/accounts/{account.pk}/numbers/available"),
+        ("post", f"/api/v1/telephony/accounts/{account.pk}/numbers/import"),
         ("delete", f"/api/v1/api-keys/{key.pk}"),
         ("get", f"/api/v1/webhooks/{theirs['endpoint'].pk}"),
         ("patch", f"/api/v1/webhooks/{theirs['endpoint'].pk}"),
@@ -127,6 +129,8 @@ ADMIN_ONLY = {
     ("delete", "telephony"),
     ("delete", "api-keys"),
 }
+# Bringing numbers in from a provider account, listing them included, is an admin's.
+ADMIN_ONLY_SUFFIXES = ("/numbers/available", "/numbers/import")
 
 
 @pytest.mark.parametrize("role", ["member", "admin", "owner"])
@@ -141,7 +145,9 @@ def test_every_object_url_of_another_organization_is_404_revealing_nothing(
         response = getattr(api, method)(url, patch, format="json")
         # A member is refused an admin's operation for what it is, whoever owns the object: nothing is revealed.
         resource = url.split("/")[3]
-        refused = role == "member" and ((method, resource) in ADMIN_ONLY or resource in ("webhooks", "events"))
+        refused = role == "member" and (
+            (method, resource) in ADMIN_ONLY or resource in ("webhooks", "events") or url.endswith(ADMIN_ONLY_SUFFIXES)
+        )
         assert response.status_code == (403 if refused else 404), (method, url, response.status_code)
         body = response.json()
         assert set(body) == ({"detail", "required_role"} if refused else {"detail"}), (method, url, body)

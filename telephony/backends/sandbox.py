@@ -72,6 +72,9 @@ MAGIC_NUMBERS = {
     "+14155550194": "long",
 }
 LONG_CALL_SECONDS = 600
+# What the sandbox lists as an account's numbers (to import them): +1 415 555 0100 to 0109, fictional, and below the
+# magic destinations above. seed_demo registers the first two.
+LISTED_NUMBERS = tuple(f"+141555501{n:02d}" for n in range(10))
 
 
 @dataclass(frozen=True)
@@ -143,8 +146,14 @@ class SandboxBackend(TelephonyBackend):
         logger.info("sandbox hung up %s", call_sid)
 
     def owned_numbers(self, account: ProviderAccount, *, number: str | None = None) -> list[OwnedNumber]:
-        # Every number is the sandbox's to use, since it calls no one; asked for all of them, it names none.
-        return [OwnedNumber(number=number)] if number else []
+        # Every number is the sandbox's to use, since it calls no one. Asked for all of them, it lists its demo range,
+        # as a provider lists an account's numbers, so that importing numbers can be tried without one.
+        if number:
+            return [OwnedNumber(number=number)]
+        return [
+            OwnedNumber(number=listed, provider_id=f"SANDBOX{listed[1:]}", friendly_name="Sandbox demo number")
+            for listed in LISTED_NUMBERS
+        ]
 
     # --- webhooks ---
 

@@ -6,11 +6,13 @@ Not in tests/conftest.py, so that only the modules that talk to fake providers p
 from __future__ import annotations
 
 import socket
+import sys
 from collections.abc import Iterator
 
 import pytest
 
 from tests.fakes.keys import RsaKeyPair, SelfSignedCertificate, rsa_key_pair, self_signed_certificate
+from tests.fakes.production import ProductionServer, free_port, procfile_command, production_env, run, serving
 from tests.fakes.server import FakeProvider
 
 
@@ -51,3 +53,17 @@ def refused_url() -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="session")
+def production_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProductionServer]:
+    """Burki as the README's production guide runs it (tests/fakes/production.py), once per test session."""
+    scratch = tmp_path_factory.mktemp("production")
+    port = free_port()
+    env = production_env(scratch, port=port)
+    run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], env=env)
+    run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], env=env)
+    url = f"http://127.0.0.1:{port}"
+    log_path = scratch / "server.log"
+    with serving(procfile_command("web"), env=env, log_path=log_path, url=url) as process:
+        yield ProductionServer(url=url, process=process, log_path=log_path, env=env)

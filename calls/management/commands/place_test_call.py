@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from assistants.selectors import phone_number_find
@@ -120,8 +121,8 @@ def _simulate(call: Call) -> list[tuple[str, int]]:
         raise CommandError(f"Cannot simulate call {call.pk}: {exc.detail}") from exc
     except OSError as exc:
         raise CommandError(
-            f"Call {call.pk} was placed, but the webhooks at PUBLIC_BASE_URL could not be reached ({exc}). "
-            "Is the server running?"
+            f"Call {call.pk} was placed, but the webhooks at PUBLIC_BASE_URL ({settings.PUBLIC_BASE_URL}) could not "
+            f"be reached ({exc}). Is the server running there? (If it serves elsewhere, set PUBLIC_BASE_URL.)"
         ) from exc
     refused = [f"{what} got HTTP {code}" for what, code in results if code >= 300]
     if refused:
