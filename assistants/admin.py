@@ -266,21 +266,25 @@ IMPORT_ERROR_FIELDS = {"phone_numbers": "numbers", "assistant_id": "assistant", 
 @admin.register(PhoneNumber)
 class PhoneNumberAdmin(OrganizationScopedAdmin):
     form = PhoneNumberForm
+    # Listed with telephony in the admin's menus (burki.admin_site), where people look for numbers.
+    admin_section = "telephony"
+    # The test call right after the number: the last column is the first cut off on a narrow screen.
     list_display = [
         "phone_number",
+        "test_call",
         "friendly_name",
         "organization",
         "telephony_account",
         "assistant",
         "flow",
         "is_active",
-        "test_call",
     ]
     list_select_related = ["organization", "telephony_account", "assistant", "flow"]
     search_fields = ["phone_number", "friendly_name", "organization__name", "organization__slug"]
     list_filter = ["is_active", "telephony_account__provider", ("organization", OrganizationListFilter)]
     autocomplete_fields = ["organization"]
-    readonly_fields = ["test_call", "created_at", "updated_at"]
+    readonly_fields = ["created_at", "updated_at"]
+    # The number's page offers "Place test call" among its buttons (templates/admin/assistants/phonenumber/).
 
     def changeform_view(
         self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context: Any = None
@@ -360,15 +364,15 @@ class PhoneNumberAdmin(OrganizationScopedAdmin):
         }
         return TemplateResponse(request, "admin/assistants/phonenumber/import.html", context)
 
-    @admin.display(description="test call")
+    @admin.display(description="test")
     def test_call(self, obj: PhoneNumber) -> str:
         if obj.pk is None:
             return "—"
-        return format_html('<a href="{}">Place test call</a>', reverse(PLACE_TEST_CALL_URL, args=[obj.pk]))
-
-    def get_fields(self, request: HttpRequest, obj: PhoneNumber | None = None) -> tuple[str, ...]:
-        fields = tuple(str(name) for name in super().get_fields(request, obj))
-        return fields if obj is not None else tuple(name for name in fields if name != "test_call")
+        return format_html(
+            '<a href="{}" title="Place a test call from {}" style="white-space: nowrap">Call</a>',
+            reverse(PLACE_TEST_CALL_URL, args=[obj.pk]),
+            obj.phone_number,
+        )
 
 
 def _add_import_error(form: ImportNumbersForm, exc: ServiceError) -> None:

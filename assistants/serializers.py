@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
 
 from assistants.models import DEFAULT_MAX_CALL_LENGTH, Assistant, ConversationFlow, PhoneNumber
@@ -9,10 +10,46 @@ from assistants.secrets import mask_secrets
 from assistants.services import MAX_IMPORTED_NUMBERS, ImportOutcome
 from burki.serializers import IdField, StrictBooleanField, StrictCharField, StrictIntegerField
 from telephony.detection import MachineDetection
+from telephony.serializers import PhoneNumberInputField, PhoneNumberOutputField
+
+STAMP = "2026-11-30T09:12:44.108000Z"
+LLM_SETTINGS: dict[str, Any] = {"provider": "openai", "model": "gpt-4o-mini", "api_key": "sk-…", "temperature": 0.3}
+SETTINGS: dict[str, Any] = {
+    "llm_settings": LLM_SETTINGS,
+    "tts_settings": {"provider": "elevenlabs", "voice_id": "21m00Tcm4TlvDq8ikWAM"},
+    "stt_settings": {"provider": "deepgram", "language": "en-US"},
+    "custom_settings": {},
+}
+ASSISTANT = {
+    "name": "Receptionist",
+    "description": "Confirms appointments for the Acme clinic.",
+    "is_active": True,
+    "welcome_message": "Hi {{ name }}, this is the Acme clinic.",
+    "max_call_length": 1800,
+    "machine_detection": "leave_message",
+    "voicemail_message": "Hi {{ name }}, this is the Acme clinic: please call us back about {{ day }}.",
+    "record": False,
+}
+FLOW_DEFINITION = {
+    "nodes": [
+        {"id": "greet", "type": "start", "prompt": "Greet the caller by name."},
+        {"id": "confirm", "type": "question", "prompt": "Is {{ day }} still good for you?"},
+    ],
+    "edges": [{"from": "greet", "to": "confirm"}],
+}
+PHONE_NUMBER = {
+    "phone_number": "+14155550101",
+    "friendly_name": "Clinic reminders",
+    "telephony_account_id": 1,
+    "assistant_id": 1,
+    "flow_id": None,
+    "is_active": True,
+}
 
 
+@extend_schema_serializer(examples=[OpenApiExample("Answered by an assistant", value=PHONE_NUMBER, request_only=True)])
 class PhoneNumberCreateInput(serializers.Serializer[Any]):
-    phone_number = StrictCharField(max_length=32)
+    phone_number = PhoneNumberInputField(example="+14155550101")
     telephony_account_id = IdField()
     assistant_id = IdField(required=False, allow_null=True)
     flow_id = IdField(required=False, allow_null=True)
@@ -20,8 +57,14 @@ class PhoneNumberCreateInput(serializers.Serializer[Any]):
     is_active = serializers.BooleanField(default=True)
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample("Answered by a flow", value={"flow_id": 3, "assistant_id": None}, request_only=True),
+        OpenApiExample("Renamed", value={"friendly_name": "Clinic reminders (west)"}, request_only=True),
+    ]
+)
 class PhoneNumberUpdateInput(serializers.Serializer[Any]):
-    phone_number = StrictCharField(max_length=32, required=False)
+    phone_number = PhoneNumberInputField(required=False, example="+14155550101")
     telephony_account_id = IdField(required=False)
     assistant_id = IdField(required=False, allow_null=True)
     flow_id = IdField(required=False, allow_null=True)
@@ -29,6 +72,16 @@ class PhoneNumberUpdateInput(serializers.Serializer[Any]):
     is_active = serializers.BooleanField(required=False)
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Two numbers, answered by an assistant",
+            value={"phone_numbers": ["+14155550102", "+14155550103"], "assistant_id": 1},
+            request_only=True,
+        ),
+        OpenApiExample("Every number the provider lists", value={"all": True}, request_only=True),
+    ]
+)
 class PhoneNumberImportInput(serializers.Serializer[Any]):
     phone_numbers = serializers.ListField(
         child=StrictCharField(max_length=32),
@@ -52,6 +105,35 @@ class AvailableNumberOutput(serializers.Serializer[Any]):
     phone_number_id = serializers.IntegerField(allow_null=True, help_text="That registration's id, if any.")
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Two numbers, one registered",
+            value={
+                "telephony_account_id": 1,
+                "provider": "twilio",
+                "items": [
+                    {
+                        "phone_number": "+14155550101",
+                        "friendly_name": "Clinic reminders",
+                        "provider_id": "PN0123456789abcdef0123456789abcdef",
+                        "registered": True,
+                        "phone_number_id": 1,
+                    },
+                    {
+                        "phone_number": "+14155550102",
+                        "friendly_name": "(415) 555-0102",
+                        "provider_id": "PN1123456789abcdef0123456789abcdef",
+                        "registered": False,
+                        "phone_number_id": None,
+                    },
+                ],
+                "total": 2,
+            },
+            response_only=True,
+        )
+    ]
+)
 class AvailableNumbersOutput(serializers.Serializer[Any]):
     telephony_account_id = serializers.IntegerField()
     provider = serializers.CharField()
@@ -70,6 +152,30 @@ class ImportResultOutput(serializers.Serializer[Any]):
     detail = serializers.CharField(allow_blank=True)
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "One imported, one there already",
+            value={
+                "telephony_account_id": 1,
+                "provider": "twilio",
+                "imported": 1,
+                "already_registered": 1,
+                "skipped": 0,
+                "results": [
+                    {"phone_number": "+14155550102", "outcome": "imported", "phone_number_id": 2, "detail": ""},
+                    {
+                        "phone_number": "+14155550101",
+                        "outcome": "already_registered",
+                        "phone_number_id": 1,
+                        "detail": "",
+                    },
+                ],
+            },
+            response_only=True,
+        )
+    ]
+)
 class PhoneNumberImportOutput(serializers.Serializer[Any]):
     telephony_account_id = serializers.IntegerField()
     provider = serializers.CharField()
@@ -79,7 +185,24 @@ class PhoneNumberImportOutput(serializers.Serializer[Any]):
     results = ImportResultOutput(many=True)
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "A Twilio number",
+            value={
+                "id": 1,
+                "organization_id": 1,
+                **PHONE_NUMBER,
+                "provider": "twilio",
+                "created_at": STAMP,
+                "updated_at": STAMP,
+            },
+            response_only=True,
+        )
+    ]
+)
 class PhoneNumberOutput(serializers.ModelSerializer[PhoneNumber]):
+    phone_number = PhoneNumberOutputField()
     provider = serializers.CharField(source="telephony_account.provider")
 
     class Meta:
@@ -130,6 +253,9 @@ def _max_length(name: str) -> int:
     return max_length
 
 
+@extend_schema_serializer(
+    examples=[OpenApiExample("A receptionist", value={**ASSISTANT, **SETTINGS}, request_only=True)]
+)
 class AssistantCreateInput(serializers.Serializer[Any]):
     # The call-length range is the model's, checked by the service's full_clean().
     name = StrictCharField(max_length=_max_length("name"))
@@ -146,6 +272,17 @@ class AssistantCreateInput(serializers.Serializer[Any]):
     custom_settings = SettingsField(default=dict)
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "A new model, the same key",
+            description="`********` keeps the stored secret.",
+            value={"llm_settings": {"provider": "openai", "model": "gpt-4o", "api_key": "********"}},
+            request_only=True,
+        ),
+        OpenApiExample("Paused", value={"is_active": False}, request_only=True),
+    ]
+)
 class AssistantUpdateInput(serializers.Serializer[Any]):
     name = StrictCharField(max_length=_max_length("name"), required=False)
     description = StrictCharField(max_length=_max_length("description"), required=False, allow_blank=True)
@@ -161,6 +298,23 @@ class AssistantUpdateInput(serializers.Serializer[Any]):
     custom_settings = SettingsField(required=False)
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "A receptionist (secrets masked)",
+            value={
+                "id": 1,
+                "organization_id": 1,
+                **ASSISTANT,
+                **SETTINGS,
+                "llm_settings": {**LLM_SETTINGS, "api_key": "********"},
+                "created_at": STAMP,
+                "updated_at": STAMP,
+            },
+            response_only=True,
+        )
+    ]
+)
 class AssistantOutput(serializers.ModelSerializer[Assistant]):
     llm_settings = MaskedSettingsField(read_only=True)
     tts_settings = MaskedSettingsField(read_only=True)
@@ -190,6 +344,15 @@ class AssistantOutput(serializers.ModelSerializer[Assistant]):
         read_only_fields = fields
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Confirm an appointment",
+            value={"name": "Appointment check", "base_assistant_id": 1, "definition": FLOW_DEFINITION},
+            request_only=True,
+        )
+    ]
+)
 class FlowCreateInput(serializers.Serializer[Any]):
     name = StrictCharField()
     base_assistant_id = IdField()
@@ -198,6 +361,13 @@ class FlowCreateInput(serializers.Serializer[Any]):
     definition = serializers.JSONField(allow_null=True)
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Renamed and paused", value={"name": "Appointment check v2", "is_active": False}, request_only=True
+        )
+    ]
+)
 class FlowUpdateInput(serializers.Serializer[Any]):
     name = StrictCharField(required=False)
     base_assistant_id = IdField(required=False)
@@ -205,6 +375,24 @@ class FlowUpdateInput(serializers.Serializer[Any]):
     definition = serializers.JSONField(required=False, allow_null=True)
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Confirm an appointment",
+            value={
+                "id": 3,
+                "organization_id": 1,
+                "name": "Appointment check",
+                "base_assistant_id": 1,
+                "is_active": True,
+                "definition": FLOW_DEFINITION,
+                "created_at": STAMP,
+                "updated_at": STAMP,
+            },
+            response_only=True,
+        )
+    ]
+)
 class FlowOutput(serializers.ModelSerializer[ConversationFlow]):
     class Meta:
         model = ConversationFlow

@@ -15,7 +15,7 @@ from assistants.models import DEFAULT_MAX_CALL_LENGTH, Assistant, ConversationFl
 from assistants.secrets import keep_masked_secrets
 from assistants.selectors import assistant_get, flow_get
 from assistants.validators import flow_definition_problems
-from burki.errors import BadGateway, Conflict, GatewayTimeout, InvalidInput, ServiceError, TooManyRequests
+from burki.errors import BadGateway, Conflict, GatewayTimeout, InvalidInput, ServiceError, limit_reached
 from burki.models import Organization
 from telephony.backends import get_backend
 from telephony.backends.base import MAX_OWNED_NUMBERS, OwnedNumber, ProviderAccount, TelephonyError
@@ -139,8 +139,10 @@ def _listing_error(exc: TelephonyError, *, could_not: str, account_name: str, fi
     """What a failed listing of an account's numbers at its provider answers; `field` is blamed when the account cannot
     be asked as it is (missing credentials, ...)."""
     if exc.kind == TelephonyError.RATE_LIMITED:
-        return TooManyRequests(
-            f"{could_not}: the provider is rate limiting: {exc.message}", retry_after=exc.retry_after or 1
+        return limit_reached(
+            f"{could_not}: the provider is rate limiting: {exc.message}",
+            limit="provider",
+            retry_after=exc.retry_after or 1,
         )
     if exc.kind == TelephonyError.UNAVAILABLE:
         return GatewayTimeout(f"{could_not}: {exc.message}")

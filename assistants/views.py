@@ -56,6 +56,7 @@ class PhoneNumberListApi(OrganizationAPIView):
 
     @extend_schema(
         operation_id="phone_numbers_list",
+        summary="List phone numbers",
         parameters=[PageParams],
         responses=page_of(PhoneNumberOutput, "PhoneNumberPage"),
     )
@@ -64,6 +65,7 @@ class PhoneNumberListApi(OrganizationAPIView):
 
     @extend_schema(
         operation_id="phone_numbers_create",
+        summary="Register a phone number (its provider is asked whether the account holds it)",
         request=PhoneNumberCreateInput,
         responses={201: PhoneNumberOutput, **OWNERSHIP_CHECK_RESPONSES},
     )
@@ -83,12 +85,13 @@ class PhoneNumberDetailApi(OrganizationAPIView):
             raise NotFound("Phone number not found.")
         return number
 
-    @extend_schema(operation_id="phone_numbers_get", responses=PhoneNumberOutput)
+    @extend_schema(operation_id="phone_numbers_get", summary="Get a phone number", responses=PhoneNumberOutput)
     def get(self, request: Request, number_id: int) -> Response:
         return Response(PhoneNumberOutput(self._number(number_id)).data)
 
     @extend_schema(
         operation_id="phone_numbers_update",
+        summary="Change a phone number: its assistant or flow, name, account or number",
         request=PhoneNumberUpdateInput,
         responses={200: PhoneNumberOutput, **OWNERSHIP_CHECK_RESPONSES},
     )
@@ -99,7 +102,9 @@ class PhoneNumberDetailApi(OrganizationAPIView):
         number = phone_number_update(number=number, **data.validated_data)
         return Response(PhoneNumberOutput(number).data)
 
-    @extend_schema(operation_id="phone_numbers_delete", responses={204: None})
+    @extend_schema(
+        operation_id="phone_numbers_delete", summary="Delete a phone number (its calls are kept)", responses={204: None}
+    )
     def delete(self, request: Request, number_id: int) -> Response:
         phone_number_delete(number=self._number(number_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -111,7 +116,9 @@ PROVIDER_LISTING_RESPONSES = {
         ErrorSerializer, description="Invalid input, or the account's credentials cannot list numbers."
     ),
     404: OpenApiResponse(ErrorSerializer, description="No such telephony account in your organization."),
-    429: OpenApiResponse(ErrorSerializer, description="The provider is rate limiting (see Retry-After)."),
+    429: OpenApiResponse(
+        ErrorSerializer, description='The provider is rate limiting (`"limit": "provider"`, see Retry-After).'
+    ),
     502: OpenApiResponse(ErrorSerializer, description="The provider refused to list the account's numbers."),
     504: OpenApiResponse(ErrorSerializer, description="The provider could not be reached."),
 }
@@ -198,6 +205,7 @@ class AssistantListApi(OrganizationAPIView):
 
     @extend_schema(
         operation_id="assistants_list",
+        summary="List assistants",
         parameters=[PageParams, AssistantListParams],
         responses=page_of(AssistantOutput, "AssistantPage"),
     )
@@ -208,7 +216,12 @@ class AssistantListApi(OrganizationAPIView):
             request, assistant_list(organization=self.organization, **params.validated_data), AssistantOutput
         )
 
-    @extend_schema(operation_id="assistants_create", request=AssistantCreateInput, responses={201: AssistantOutput})
+    @extend_schema(
+        operation_id="assistants_create",
+        summary="Create an assistant",
+        request=AssistantCreateInput,
+        responses={201: AssistantOutput},
+    )
     def post(self, request: Request) -> Response:
         data = AssistantCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -225,11 +238,16 @@ class AssistantDetailApi(OrganizationAPIView):
             raise NotFound("Assistant not found.")
         return assistant
 
-    @extend_schema(operation_id="assistants_get", responses=AssistantOutput)
+    @extend_schema(operation_id="assistants_get", summary="Get an assistant", responses=AssistantOutput)
     def get(self, request: Request, assistant_id: int) -> Response:
         return Response(AssistantOutput(self._assistant(assistant_id)).data)
 
-    @extend_schema(operation_id="assistants_update", request=AssistantUpdateInput, responses=AssistantOutput)
+    @extend_schema(
+        operation_id="assistants_update",
+        summary="Change an assistant (send ******** to keep a stored secret)",
+        request=AssistantUpdateInput,
+        responses=AssistantOutput,
+    )
     def patch(self, request: Request, assistant_id: int) -> Response:
         assistant = self._assistant(assistant_id)
         data = AssistantUpdateInput(data=request.data)
@@ -237,7 +255,11 @@ class AssistantDetailApi(OrganizationAPIView):
         assistant = assistant_update(assistant=assistant, **data.validated_data)
         return Response(AssistantOutput(assistant).data)
 
-    @extend_schema(operation_id="assistants_delete", responses={204: None, 409: ErrorSerializer})
+    @extend_schema(
+        operation_id="assistants_delete",
+        summary="Delete an assistant (409 while a number or flow uses it)",
+        responses={204: None, 409: ErrorSerializer},
+    )
     def delete(self, request: Request, assistant_id: int) -> Response:
         assistant_delete(assistant=self._assistant(assistant_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -249,11 +271,21 @@ class FlowListApi(OrganizationAPIView):
     # A definition alone may be 256 KB of JSON: the flow's own validation should be what says it is too big.
     max_body_size = 1024 * 1024
 
-    @extend_schema(operation_id="flows_list", parameters=[PageParams], responses=page_of(FlowOutput, "FlowPage"))
+    @extend_schema(
+        operation_id="flows_list",
+        summary="List conversation flows",
+        parameters=[PageParams],
+        responses=page_of(FlowOutput, "FlowPage"),
+    )
     def get(self, request: Request) -> Response:
         return paginated_response(request, flow_list(organization=self.organization), FlowOutput)
 
-    @extend_schema(operation_id="flows_create", request=FlowCreateInput, responses={201: FlowOutput})
+    @extend_schema(
+        operation_id="flows_create",
+        summary="Create a conversation flow",
+        request=FlowCreateInput,
+        responses={201: FlowOutput},
+    )
     def post(self, request: Request) -> Response:
         data = FlowCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -273,11 +305,16 @@ class FlowDetailApi(OrganizationAPIView):
             raise NotFound("Flow not found.")
         return flow
 
-    @extend_schema(operation_id="flows_get", responses=FlowOutput)
+    @extend_schema(operation_id="flows_get", summary="Get a conversation flow", responses=FlowOutput)
     def get(self, request: Request, flow_id: int) -> Response:
         return Response(FlowOutput(self._flow(flow_id)).data)
 
-    @extend_schema(operation_id="flows_update", request=FlowUpdateInput, responses=FlowOutput)
+    @extend_schema(
+        operation_id="flows_update",
+        summary="Change a conversation flow",
+        request=FlowUpdateInput,
+        responses=FlowOutput,
+    )
     def patch(self, request: Request, flow_id: int) -> Response:
         flow = self._flow(flow_id)
         data = FlowUpdateInput(data=request.data)
@@ -285,7 +322,11 @@ class FlowDetailApi(OrganizationAPIView):
         flow = flow_update(flow=flow, **data.validated_data)
         return Response(FlowOutput(flow).data)
 
-    @extend_schema(operation_id="flows_delete", responses={204: None, 409: ErrorSerializer})
+    @extend_schema(
+        operation_id="flows_delete",
+        summary="Delete a conversation flow (409 while a number uses it)",
+        responses={204: None, 409: ErrorSerializer},
+    )
     def delete(self, request: Request, flow_id: int) -> Response:
         flow_delete(flow=self._flow(flow_id))
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
@@ -16,10 +17,11 @@ from burki.admin_scoping import OrganizationListFilter, TenantScopedAdmin, admin
 from burki.errors import ServiceError
 from burki.models import ApiKey, Membership, Organization
 from burki.permissions import role_at_least
-from burki.services import api_key_create, api_key_revoke
+from burki.services import api_key_create, api_key_revoke, concurrency_limit_error
 
-# The operator's: an organization's own admins neither lift its limits nor rename the slug scripts know it by.
-OPERATOR_FIELDS = ("slug", "max_concurrent_calls", "allowed_destination_countries", "block_premium_destinations")
+# The operator's: an organization's own admins do not rename the slug scripts know it by. Its settings they change
+# as the API lets them (PATCH /api/v1/organization): its limit up to the platform's maximum, its destination policy.
+OPERATOR_FIELDS = ("slug",)
 
 
 class MembershipInline(admin.TabularInline):
@@ -41,8 +43,32 @@ class MembershipInline(admin.TabularInline):
         return request.user.is_superuser and super().has_delete_permission(request, obj)
 
 
+class OrganizationForm(forms.ModelForm):
+    # Set per request by OrganizationAdmin.get_form: a superuser sets any limit, an organization's admin up to the
+    # platform's maximum (burki.services.concurrency_limit_error, as the API).
+    by_operator = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields.get("max_concurrent_calls")
+        if field is not None and not self.by_operator:
+            field.help_text = (
+                f"Live calls at once, at most {settings.BURKI_MAX_CONCURRENT_CALLS_LIMIT} (the platform's maximum). "
+                f"Empty: the server default ({settings.BURKI_MAX_CONCURRENT_CALLS})."
+            )
+
+    def clean_max_concurrent_calls(self) -> int | None:
+        value: int | None = self.cleaned_data.get("max_concurrent_calls")
+        if not self.by_operator:
+            problem = concurrency_limit_error(current=self.instance.max_concurrent_calls, requested=value)
+            if problem:
+                raise forms.ValidationError(problem)
+        return value
+
+
 @admin.register(Organization)
 class OrganizationAdmin(TenantScopedAdmin):
+    form = OrganizationForm
     organization_lookup = "pk"
     list_display = ["name", "slug", "created_at"]
     search_fields = ["name", "slug"]
@@ -61,6 +87,10 @@ class OrganizationAdmin(TenantScopedAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Organization | None = None) -> list[str]:
         readonly = [str(name) for name in super().get_readonly_fields(request, obj)]
         return readonly if request.user.is_superuser else [*OPERATOR_FIELDS, *readonly]
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        return type(form.__name__, (form,), {"by_operator": request.user.is_superuser})
 
     def get_prepopulated_fields(self, request: HttpRequest, obj: Organization | None = None) -> dict[str, Any]:
         # The slug is filled in from the name only where it can be edited.

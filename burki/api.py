@@ -13,15 +13,26 @@ from burki.errors import NotFound
 from burki.pagination import PageParams, paginated_response
 from burki.schema import page_of
 from burki.selectors import api_key_get, api_key_list
-from burki.serializers import ApiKeyCreatedOutput, ApiKeyCreateInput, ApiKeyOutput, OrganizationOutput
-from burki.services import api_key_create, api_key_revoke
+from burki.serializers import (
+    ApiKeyCreatedOutput,
+    ApiKeyCreateInput,
+    ApiKeyOutput,
+    OrganizationOutput,
+    OrganizationUpdateInput,
+)
+from burki.services import api_key_create, api_key_revoke, organization_update
 from burki.tenancy import OrganizationAPIView
 
 
 class ApiKeyListApi(OrganizationAPIView):
     resource = "api_keys"
 
-    @extend_schema(operation_id="api_keys_list", parameters=[PageParams], responses=page_of(ApiKeyOutput, "ApiKeyPage"))
+    @extend_schema(
+        operation_id="api_keys_list",
+        summary="List API keys (never the keys themselves)",
+        parameters=[PageParams],
+        responses=page_of(ApiKeyOutput, "ApiKeyPage"),
+    )
     def get(self, request: Request) -> Response:
         return paginated_response(request, api_key_list(organization=self.organization), ApiKeyOutput)
 
@@ -67,6 +78,42 @@ class ApiKeyDetailApi(OrganizationAPIView):
 class OrganizationApi(OrganizationAPIView):
     resource = "organization"
 
-    @extend_schema(summary="The caller's organization", responses=OrganizationOutput)
+    @extend_schema(
+        operation_id="organization_get",
+        summary="Get your organization and its settings",
+        description="Limits and policies as they apply: the organization's own, else the server's defaults.",
+        responses=OrganizationOutput,
+    )
     def get(self, request: Request) -> Response:
         return Response(OrganizationOutput(self.organization).data)
+
+    @extend_schema(
+        operation_id="organization_update",
+        summary="Change your organization's limits, destination policy and retention",
+        description=(
+            "Only the fields sent change. `max_concurrent_calls` goes up to the platform's maximum "
+            "(`max_concurrent_calls_maximum`, BURKI_MAX_CONCURRENT_CALLS_LIMIT), and null returns it to the server "
+            "default; the next initiate counts against the new limit. An unknown field is a 400."
+        ),
+        request=OrganizationUpdateInput,
+        responses=OrganizationOutput,
+    )
+    def patch(self, request: Request) -> Response:
+        data = OrganizationUpdateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        organization = organization_update(organization=self.organization, **data.validated_data)
+        return Response(OrganizationOutput(organization).data)
+
+
+class OrganizationAliasApi(OrganizationApi):
+    """Burki's historical path, for reading only: changes go to /api/v1/organization."""
+
+    http_method_names = ["get", "head", "options"]
+
+    @extend_schema(
+        operation_id="organization_get_alias",
+        summary="Get your organization (Burki's historical path)",
+        responses=OrganizationOutput,
+    )
+    def get(self, request: Request) -> Response:
+        return super().get(request)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.models import User
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -15,18 +15,31 @@ from rest_framework_simplejwt.serializers import TokenObtainPairSerializer
 from rest_framework_simplejwt.views import TokenViewBase
 
 from burki.errors import Forbidden
+from burki.schema import AUTHENTICATION_TAG
 from burki.serializers import StrictCharField
 from burki.services import user_password_change
 from burki.throttling import client_address
 from burki.tokens import RefreshToken, token_user
 
+# Shortened: real tokens are a few hundred characters.
+REFRESH = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ0b2tlbl90eXBlIjoicmVmcmVzaCJ9.3q2-7wJq"
+ACCESS = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ0b2tlbl90eXBlIjoiYWNjZXNzIn0.Zb1-Qm4c"
 
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Log in", value={"username": "ann", "password": "correct horse battery staple"}, request_only=True
+        )
+    ]
+)
 class TokenObtainInput(TokenObtainPairSerializer):
     """`username` and `password`; simplejwt's check (Django's `authenticate()`), issuing our tokens."""
 
     token_class = RefreshToken
 
 
+@extend_schema_serializer(examples=[OpenApiExample("Refresh", value={"refresh": REFRESH}, request_only=True)])
 class TokenRefreshInput(serializers.Serializer[Any]):
     refresh = serializers.CharField(write_only=True)
 
@@ -44,6 +57,7 @@ class TokenRefreshInput(serializers.Serializer[Any]):
         return {"refresh": str(refresh), "access": access}
 
 
+@extend_schema_serializer(examples=[OpenApiExample("Log out", value={"refresh": REFRESH}, request_only=True)])
 class LogoutInput(serializers.Serializer[Any]):
     refresh = serializers.CharField(write_only=True)
 
@@ -52,17 +66,30 @@ class LogoutInput(serializers.Serializer[Any]):
         return {}
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "A new password",
+            value={"current_password": "correct horse battery staple", "new_password": "tr0mbone-lagoon-quietly"},
+            request_only=True,
+        )
+    ]
+)
 class PasswordChangeInput(serializers.Serializer[Any]):
     current_password = StrictCharField(max_length=4096, trim_whitespace=False, write_only=True)
     new_password = StrictCharField(max_length=4096, trim_whitespace=False, write_only=True)
 
 
+@extend_schema_serializer(
+    examples=[OpenApiExample("A token pair", value={"refresh": REFRESH, "access": ACCESS}, response_only=True)]
+)
 class TokenPairOutput(serializers.Serializer[Any]):
     refresh = serializers.CharField(help_text="Trade it for a new pair at /api/v1/auth/token/refresh (once).")
     access = serializers.CharField(help_text="Send it as `Authorization: Bearer <access>`.")
 
 
 class TokenObtainApi(TokenViewBase):
+    openapi_tag = AUTHENTICATION_TAG
     serializer_class = TokenObtainInput
     # Failed password checks are counted per client address and per username (burki.throttling).
     login_throttled = True
@@ -78,6 +105,7 @@ class TokenObtainApi(TokenViewBase):
 
 
 class TokenRefreshApi(TokenViewBase):
+    openapi_tag = AUTHENTICATION_TAG
     serializer_class = TokenRefreshInput
 
     @extend_schema(
@@ -94,6 +122,7 @@ class LogoutApi(TokenViewBase):
     """Needs no access token: the refresh token is proof enough, so a client whose access token has expired can
     still log out."""
 
+    openapi_tag = AUTHENTICATION_TAG
     serializer_class = LogoutInput
 
     @extend_schema(
@@ -108,6 +137,7 @@ class LogoutApi(TokenViewBase):
 
 
 class PasswordChangeApi(APIView):
+    openapi_tag = AUTHENTICATION_TAG
     login_throttled = True
 
     @extend_schema(

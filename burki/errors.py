@@ -24,6 +24,14 @@ DATABASE_UNAVAILABLE = "Service temporarily unavailable."
 DATABASE_RETRY_AFTER = 5
 
 
+# What a 429's `limit` names, so that a client knows which limit it met (the Error schema lists them).
+LIMITS = {
+    "max_concurrent_calls": "The organization's live calls at once (max_concurrent_calls).",
+    "calls_per_second": "The telephony account's calls per second.",
+    "provider": "The telephony provider's own rate limit.",
+}
+
+
 def request_too_large_detail(limit: int) -> str:
     return f"Request body too large (limit {limit} bytes)."
 
@@ -71,6 +79,13 @@ class Conflict(ServiceError):
 class TooManyRequests(ServiceError):
     status_code = status.HTTP_429_TOO_MANY_REQUESTS
     default_detail = "Too many requests."
+
+
+def limit_reached(detail: str, *, limit: str, retry_after: int, extra: dict[str, Any] | None = None) -> TooManyRequests:
+    """A 429 naming the limit met (one of LIMITS), with Retry-After."""
+    if limit not in LIMITS:
+        raise ValueError(f"Unknown limit {limit!r}: add it to burki.errors.LIMITS.")
+    return TooManyRequests(detail, retry_after=retry_after, extra={**(extra or {}), "limit": limit})
 
 
 class BadGateway(ServiceError):

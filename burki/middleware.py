@@ -15,6 +15,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.core.handlers.asgi import ASGIRequest
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from rest_framework.status import is_client_error, is_server_error
 
 from burki.errors import (
     DATABASE_RETRY_AFTER,
@@ -114,6 +115,52 @@ def _buffer(request: HttpRequest, body: bytes) -> None:
     request._body = body
     request._stream = io.BytesIO(body)
     request.META["CONTENT_LENGTH"] = str(len(body))
+
+
+# Every answer under these paths is JSON, whatever renders it: the API (its root initiate included) and the provider
+# webhooks. The admin and the docs page keep Django's HTML.
+JSON_PATH_PREFIXES = ("/api/", "/calls/", "/telephony/")
+_DEFAULT_DETAILS = {
+    400: "Bad request.",
+    403: "Forbidden.",
+    404: "Not found.",
+    500: "Internal server error.",
+}
+
+
+def wants_json(path: str) -> bool:
+    return any(path.startswith(prefix) or path == prefix.rstrip("/") for prefix in JSON_PATH_PREFIXES)
+
+
+class JsonErrorPagesMiddleware:
+    """Django's own error pages become the JSON envelope on the API's and the webhooks' paths.
+
+    handler404 and friends cover production, but not DEBUG (its technical 404 and 500 pages bypass them), nor the
+    405 that a plain Django view answers through require_http_methods (an empty text/html body). Whatever an API
+    client or a provider sends to those paths, in any mode, the answer is a JSON object with a `detail`.
+    """
+
+    def __init__(self, get_response: GetResponse) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        status = response.status_code
+        if not (is_client_error(status) or is_server_error(status)) or not wants_json(request.path):
+            return response
+        if response.get("Content-Type", "").startswith("application/json") or response.streaming:
+            return response
+        if status == 405:
+            detail = f'Method "{(request.method or "")[:16]}" not allowed.'
+        else:
+            detail = _DEFAULT_DETAILS.get(status) or f"{response.reason_phrase}."
+        replaced = JsonResponse(error_body(detail), status=status)
+        for header in ("Allow", "Retry-After"):
+            if header in response:
+                replaced[header] = response[header]
+        # Logged already (or not) as the page it replaces: django.request must not log the path a second time.
+        replaced._has_been_logged = getattr(response, "_has_been_logged", False)  # type: ignore[attr-defined]
+        return replaced
 
 
 class RequestBodyLimitMiddleware:

@@ -71,6 +71,10 @@ class Organization(models.Model):
         return self.name
 
     @property
+    def effective_max_concurrent_calls(self) -> int:
+        return self.max_concurrent_calls or settings.BURKI_MAX_CONCURRENT_CALLS
+
+    @property
     def effective_call_retention_days(self) -> int:
         return self.call_retention_days or settings.CALL_RETENTION_DAYS
 

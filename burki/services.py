@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict, Unpack
 
+from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -16,6 +17,63 @@ from burki.tokens import token_pair_for
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
+
+
+class OrganizationSettings(TypedDict, total=False):
+    """What an organization's admins may change about it (the API's PATCH, the admin); the slug is the operator's."""
+
+    name: str
+    max_concurrent_calls: int | None
+    allowed_destination_countries: list[str]
+    block_premium_destinations: bool
+    call_retention_days: int | None
+    redact_after_days: int | None
+
+
+ORGANIZATION_SETTINGS = tuple(OrganizationSettings.__annotations__)
+
+
+def concurrency_limit_error(*, current: int | None, requested: int | None) -> str | None:
+    """Why an organization's own admin may not set `max_concurrent_calls` to `requested`, or None.
+
+    Up to BURKI_MAX_CONCURRENT_CALLS_LIMIT, or empty (the server default). A higher value the operator gave it is
+    kept as it is, so that the organization's admins can still save everything else.
+    """
+    maximum: int = settings.BURKI_MAX_CONCURRENT_CALLS_LIMIT
+    if requested is None or requested <= maximum or requested == current:
+        return None
+    return f"At most {maximum}, the platform's maximum (ask the operator for more)."
+
+
+def organization_update(
+    *, organization: Organization, by_operator: bool = False, **changes: Unpack[OrganizationSettings]
+) -> Organization:
+    """Change the organization's settings, checked as the model checks them (country codes, retention ranges,
+    redaction before deletion); `max_concurrent_calls` up to the platform maximum unless `by_operator`.
+    """
+    with transaction.atomic():
+        # Locked, so that two changes at once are each checked against the other (redaction before deletion).
+        locked = Organization.objects.select_for_update().get(pk=organization.pk)
+        errors: dict[str, list[str]] = {}
+        if "max_concurrent_calls" in changes and not by_operator:
+            problem = concurrency_limit_error(
+                current=locked.max_concurrent_calls, requested=changes["max_concurrent_calls"]
+            )
+            if problem:
+                errors["max_concurrent_calls"] = [problem]
+        for name, value in changes.items():
+            setattr(locked, name, value)
+        try:
+            unchanged = [field.name for field in Organization._meta.fields if field.name not in changes]
+            locked.full_clean(exclude=unchanged)
+        except ValidationError as exc:
+            for name, messages in exc.message_dict.items():
+                errors.setdefault(name, []).extend(messages)
+        if errors:
+            raise InvalidInput("Invalid request.", errors=errors)
+        if changes:
+            locked.save(update_fields=[*changes, "updated_at"])
+    return locked
 
 
 def api_key_create(

@@ -50,7 +50,7 @@ SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "burki.admin_site.BurkiAdminConfig",  # django.contrib.admin, with Burki's own site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -72,6 +72,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Outermost, so that its request id and log line cover every answer, the early ones below included.
     "burki.middleware.RequestLogMiddleware",
+    # Next, so that every error page below it, Django's DEBUG pages included, is JSON on the API's paths.
+    "burki.middleware.JsonErrorPagesMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files (the admin's, Swagger UI's) straight from the application server, with no web server in front.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -177,6 +179,8 @@ STREAM_TOKEN_TTL = env.int("STREAM_TOKEN_TTL", default=600)
 STALE_CALL_GRACE = env.int("STALE_CALL_GRACE", default=300)
 # Live calls an organization may have at once, unless its own max_concurrent_calls says otherwise.
 BURKI_MAX_CONCURRENT_CALLS = env.int("BURKI_MAX_CONCURRENT_CALLS", default=10)
+# The most an organization's own admins may set it to (PATCH /api/v1/organization, the admin); superusers set any.
+BURKI_MAX_CONCURRENT_CALLS_LIMIT = env.int("BURKI_MAX_CONCURRENT_CALLS_LIMIT", default=100)
 # How long a response stored under an Idempotency-Key is replayed.
 IDEMPOTENCY_TTL = env.int("IDEMPOTENCY_TTL", default=24 * 3600)
 # Provider webhook requests older than this (by their signed timestamp) are refused as replays.
@@ -313,6 +317,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {"CallStatusEnum": "telephony.status.CallStatus"},
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "burki.schema.tag_descriptions"],
 }
 
 # Messages (such as a new API key shown once in the admin) live in the session, never in a cookie.

@@ -19,7 +19,7 @@ urlpatterns = [
     path("api/v1/auth/password", auth_api.PasswordChangeApi.as_view(), name="auth-password"),
     path("api/v1/organization", api.OrganizationApi.as_view(), name="organization"),
     # Burki's historical path for the same thing; listed before the assistants' {id} routes.
-    path("api/v1/assistants/me/organization", api.OrganizationApi.as_view(), name="organization-alias"),
+    path("api/v1/assistants/me/organization", api.OrganizationAliasApi.as_view(), name="organization-alias"),
     path("api/v1/api-keys", api.ApiKeyListApi.as_view(), name="api-key-list"),
     path("api/v1/api-keys/<int:key_id>", api.ApiKeyDetailApi.as_view(), name="api-key-detail"),
     path("api/v1/", include("calls.urls")),

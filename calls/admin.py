@@ -9,16 +9,25 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils.decorators import method_decorator
+from django.utils.safestring import SafeString
+from django.views.decorators.http import require_POST
 
 from assistants.models import Assistant, PhoneNumber
-from burki.admin_scoping import OrganizationListFilter, TenantScopedAdmin, administered
+from burki.admin_scoping import OrganizationListFilter, TenantScopedAdmin, administered, administered_roles
+from burki.admin_site import BurkiAdminSite
 from burki.errors import ServiceError
 from burki.models import Organization
 from burki.pagination import BoundedCountPaginator
 from calls.models import Call, CallEvent
-from calls.services import call_initiate
+from calls.selectors import OUTCOMES, CallsToday, calls_today
+from calls.services import call_cancel, call_initiate, call_sandbox_play_start
+from telephony.backends import get_backend
+from telephony.backends.base import TelephonyError
+from telephony.backends.sandbox import SandboxBackend
 from telephony.detection import MachineDetection
 from telephony.numbers import MAX_INPUT_LENGTH
 from telephony.status import CallStatus
@@ -185,6 +194,7 @@ class CallAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     fields = CALL_FIELDS
     readonly_fields = CALL_FIELDS
     inlines = [CallEventInline]
+    # The page of a live call offers "Hang up" (and "Simulate" for a sandbox call): templates/admin/calls/call/.
 
     def get_urls(self) -> list[URLPattern]:
         custom = [
@@ -192,9 +202,59 @@ class CallAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
                 "place-test-call/<int:number_id>/",
                 self.admin_site.admin_view(self.place_test_call_view),
                 name="calls_call_place_test_call",
-            )
+            ),
+            path("<int:call_id>/hang-up/", self.admin_site.admin_view(self.hang_up_view), name="calls_call_hang_up"),
+            path("<int:call_id>/simulate/", self.admin_site.admin_view(self.simulate_view), name="calls_call_simulate"),
         ]
         return custom + super().get_urls()
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        call = self.get_object(request, object_id)
+        actions = {}
+        if call is not None and not call.is_over and self.may_act_on_calls(request):
+            actions = {"can_hang_up": True, "can_simulate": is_sandbox_call(call)}
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **actions})
+
+    def may_act_on_calls(self, request: HttpRequest) -> bool:
+        # The admin never edits a call's record (ReadOnlyAdminMixin); the permission says who may act on the call.
+        return request.user.has_perm("calls.change_call")
+
+    def acted_on(self, request: HttpRequest, call_id: int) -> Call:
+        if not self.may_act_on_calls(request):
+            raise PermissionDenied
+        # Another organization's call is not found, like an unknown one.
+        return get_object_or_404(administered(request, Call.objects.all(), lookup="organization"), pk=call_id)
+
+    @method_decorator(require_POST)
+    def hang_up_view(self, request: HttpRequest, call_id: int) -> HttpResponse:
+        """End a live call through the API's own service: hung up through its provider, or canceled at once when
+        the provider never named it (queued, or unknown after a dial that timed out)."""
+        call = self.acted_on(request, call_id)
+        try:
+            call = call_cancel(call=call)
+        except ServiceError as exc:
+            self.message_user(request, f"Call {call.pk} was not hung up: {exc.detail}", messages.ERROR)
+        else:
+            self.message_user(request, f"Call {call.pk} is {call.status}.", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:calls_call_change", args=[call.pk]))
+
+    @method_decorator(require_POST)
+    def simulate_view(self, request: HttpRequest, call_id: int) -> HttpResponse:
+        """Queue a live sandbox call's script on the worker (what SANDBOX_AUTOPLAY does by itself when on)."""
+        call = self.acted_on(request, call_id)
+        try:
+            call_sandbox_play_start(call=call)
+        except ServiceError as exc:
+            self.message_user(request, f"Call {call.pk} cannot be simulated: {exc.detail}", messages.ERROR)
+        else:
+            self.message_user(
+                request,
+                f"Call {call.pk}'s sandbox script is queued: a worker plays it step by step (reload to follow).",
+                messages.SUCCESS,
+            )
+        return HttpResponseRedirect(reverse("admin:calls_call_change", args=[call.pk]))
 
     def place_test_call_view(self, request: HttpRequest, number_id: int) -> HttpResponse:
         """Place a call from this number exactly as POST /calls/initiate would, as the number's organization."""
@@ -267,3 +327,89 @@ class CallEventAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     paginator = BoundedCountPaginator
     fields = CALL_EVENT_FIELDS
     readonly_fields = CALL_EVENT_FIELDS
+
+
+def is_sandbox_call(call: Call) -> bool:
+    try:
+        return isinstance(get_backend(call.provider), SandboxBackend) and bool(call.call_sid)
+    except TelephonyError:
+        return False  # a provider no longer configured
+
+
+# The chart's colours, one per outcome (calls.selectors.OUTCOMES), readable on the light and the dark theme.
+OUTCOME_COLOURS = {
+    "completed": "#2e7d32",
+    "busy": "#f9a825",
+    "no-answer": "#ef6c00",
+    "failed": "#c62828",
+    "canceled": "#78909c",
+    "other": "#1e88e5",
+}
+OUTCOME_LABELS = {"other": "live or unknown"}
+CHART_HEIGHT, BAR_WIDTH, BAR_GAP = 120, 18, 4
+
+
+def calls_today_panel(request: HttpRequest) -> SafeString | None:
+    """The index page's dashboard: today's calls at a glance, for the organizations the user administers."""
+    if not request.user.has_perm("calls.view_call"):
+        return None
+    roles = administered_roles(request)
+    if roles == {}:
+        return None
+    today = calls_today(organization_ids=None if roles is None else list(roles))
+    return render_to_string("admin/calls/today.html", calls_today_context(today), request=request)
+
+
+def calls_today_context(today: CallsToday) -> dict[str, Any]:
+    """Where each bar of the chart goes: stacked by outcome, scaled to the busiest hour."""
+    busiest = max((hour.total for hour in today.hours), default=0) or 1
+    bars = []
+    for index, hour in enumerate(today.hours):
+        top: float = CHART_HEIGHT
+        segments = []
+        for outcome in OUTCOMES:
+            count = hour.outcomes[outcome]
+            if not count:
+                continue
+            height = count * CHART_HEIGHT / busiest
+            top -= height
+            segments.append(
+                {
+                    "outcome": OUTCOME_LABELS.get(outcome, outcome),
+                    "count": count,
+                    "y": round(top, 2),
+                    "height": round(height, 2),
+                    "colour": OUTCOME_COLOURS[outcome],
+                }
+            )
+        bars.append(
+            {
+                "x": index * (BAR_WIDTH + BAR_GAP),
+                "start": hour.start,
+                "total": hour.total,
+                "segments": segments,
+                "label": index % 3 == 0,
+            }
+        )
+    totals = {outcome: sum(hour.outcomes[outcome] for hour in today.hours) for outcome in OUTCOMES}
+    return {
+        "today": today,
+        "bars": bars,
+        "busiest": busiest if any(hour.total for hour in today.hours) else 0,
+        "legend": [
+            {
+                "outcome": OUTCOME_LABELS.get(outcome, outcome),
+                "count": totals[outcome],
+                "colour": OUTCOME_COLOURS[outcome],
+            }
+            for outcome in OUTCOMES
+        ],
+        "answer_rate": None if today.answer_rate is None else round(today.answer_rate * 100),
+        "chart_width": len(bars) * (BAR_WIDTH + BAR_GAP) - BAR_GAP,
+        "chart_height": CHART_HEIGHT,
+        "bar_width": BAR_WIDTH,
+    }
+
+
+if isinstance(admin.site, BurkiAdminSite):
+    admin.site.register_index_panel(calls_today_panel)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from django.db.models import QuerySet
@@ -52,11 +52,17 @@ def _objects(calls: QuerySet[Call]) -> Iterator[list[dict[str, Any]]]:
         yield [call_object(row) for row in batch]
 
 
-def calls_csv(calls: QuerySet[Call]) -> Iterator[str]:
+def csv_lines(objects: Iterable[Mapping[str, Any]], *, header: bool = False) -> str:
+    """Call objects as CSV lines (the header first, with `header`)."""
     writer = csv.writer(_Line())
-    yield writer.writerow(CSV_COLUMNS)
+    head = writer.writerow(CSV_COLUMNS) if header else ""
+    return head + "".join(writer.writerow([csv_cell(call[name]) for name in CSV_COLUMNS]) for call in objects)
+
+
+def calls_csv(calls: QuerySet[Call]) -> Iterator[str]:
+    yield csv_lines([], header=True)
     for batch in _objects(calls):
-        yield "".join(writer.writerow([csv_cell(call[name]) for name in CSV_COLUMNS]) for call in batch)
+        yield csv_lines(batch)
 
 
 def calls_ndjson(calls: QuerySet[Call]) -> Iterator[str]:

@@ -41,6 +41,9 @@ QUEUED_STALE_AFTER = timedelta(minutes=5)
 CALL_SID_MAX_LENGTH = Call._meta.get_field("call_sid").max_length or 0
 # The end reason of a call hung up through the API (calls.services.call_terminate).
 END_REASON_TERMINATED = "terminated"
+END_REASON_CANCELED = "canceled"
+# Ended through Burki's API (terminate, cancel): what the call ended as, whatever a machine detection found.
+API_END_REASONS = frozenset({END_REASON_TERMINATED, END_REASON_CANCELED})
 # A carrier's recording URL longer than this is not taken (presigned URLs run to a couple of thousand characters).
 RECORDING_URL_MAX_LENGTH = 4096
 
@@ -226,7 +229,7 @@ def _end_reason(call: Call, event: ProviderEvent) -> str:
     reason = event.end_reason or str(event.status)
     if (
         event.status != CallStatus.COMPLETED
-        or reason == END_REASON_TERMINATED
+        or reason in API_END_REASONS
         or call.machine_detection not in ENDS_ON_MACHINE
     ):
         return reason

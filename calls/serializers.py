@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 from django.utils import timezone
+from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
 
 from assistants.models import Assistant, ConversationFlow
@@ -15,13 +16,92 @@ from calls.selectors import CallFilters
 from calls.templating import MAX_AGENDA, MAX_VOICEMAIL_MESSAGE, MAX_WELCOME_MESSAGE
 from telephony.detection import MachineDetection
 from telephony.numbers import InvalidPhoneNumber, normalize_e164
+from telephony.serializers import PHONE_NUMBER_INPUT_HELP, PhoneNumberInputField, PhoneNumberOutputField
 from telephony.status import CallStatus
 
+# What the OpenAPI examples show: one call, as it goes. A Twilio call id, and the fictional +1 415 555 01xx range.
+CALL_SID = "CA5f0c1e2d3b4a69788796a5b4c3d2e1f0"
+FROM, TO = "+14155550100", "+14155550199"
+VARIABLES = {"name": "Ann", "day": "Friday"}
+METADATA = {"crm_id": "lead-42"}
+WELCOME = "Hi Ann, this is the Acme clinic."
+AGENDA = "Confirm Ann's appointment on Friday."
+CALL_EXAMPLE: dict[str, Any] = {
+    "id": 42,
+    "organization_id": 1,
+    "assistant_id": 1,
+    "assistant_name": "Receptionist",
+    "flow_id": None,
+    "phone_number_id": 1,
+    "call_sid": CALL_SID,
+    "status": "completed",
+    "direction": "outbound",
+    "customer_phone": TO,
+    "twilio_phone": FROM,
+    "from_number": FROM,
+    "to_number": TO,
+    "telephony_provider": "twilio",
+    "duration": 42,
+    "started_at": "2026-11-30T10:47:11.604000Z",
+    "answered_at": "2026-11-30T10:47:18.220000Z",
+    "ended_at": "2026-11-30T10:48:00.431000Z",
+    "created_at": "2026-11-30T10:47:11.512000Z",
+    "updated_at": "2026-11-30T10:48:00.431000Z",
+    "welcome_message": WELCOME,
+    "agenda": AGENDA,
+    "variables": VARIABLES,
+    "metadata": METADATA,
+    "error_message": "",
+    "end_reason": "hangup",
+    "machine_detection": "detect",
+    "answered_by": "human",
+    "voicemail_message": "",
+    "record": True,
+    "recording_url": "https://api.twilio.com/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Recordings/RE0123456789abcdef0123456789abcdef",
+    "recording_duration": 41,
+    "max_duration_seconds": 1800,
+    "ring_timeout_seconds": 30,
+}
 
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "A call with templates",
+            description="The number's assistant speaks; `{{ name }}` and `{{ day }}` come from `variables`.",
+            value={
+                "from_phone_number": FROM,
+                "to_phone_number": TO,
+                "welcome_message": "Hi {{ name }}, this is the Acme clinic.",
+                "agenda": "Confirm {{ name }}'s appointment on {{ day }}.",
+                "variables": VARIABLES,
+                "metadata": METADATA,
+            },
+            request_only=True,
+        ),
+        OpenApiExample(
+            "The least a call needs",
+            description="The number's flow or assistant, with its own greeting.",
+            value={"from_phone_number": FROM, "to_phone_number": TO},
+            request_only=True,
+        ),
+        OpenApiExample(
+            "Another assistant",
+            value={"from_phone_number": "+1 (415) 555-0100", "to_phone_number": TO, "assistant_id": 2},
+            request_only=True,
+        ),
+    ]
+)
 class CallInitiateInput(serializers.Serializer[Any]):
     # Format (E.164) is checked by the service, so the admin and the command get the same rules.
-    from_phone_number = StrictCharField(max_length=32)
-    to_phone_number = StrictCharField(max_length=32)
+    from_phone_number = PhoneNumberInputField(
+        help_text=f"One of your organization's active numbers. {PHONE_NUMBER_INPUT_HELP}"
+    )
+    to_phone_number = PhoneNumberInputField(
+        example="+14155550199",
+        help_text=f"Whom to call: a valid number, not the from-number, never an emergency number or a short code, "
+        f"allowed by the organization's destination policy. {PHONE_NUMBER_INPUT_HELP}",
+    )
     assistant_id = IdField(required=False, allow_null=True)
     welcome_message = StrictCharField(
         max_length=MAX_WELCOME_MESSAGE,
@@ -70,14 +150,31 @@ class CallInitiateInput(serializers.Serializer[Any]):
     )
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Placed",
+            value={
+                "success": True,
+                "message": "Call initiated successfully",
+                "call_sid": CALL_SID,
+                "call_id": 42,
+                "status": "queued",
+                "from_number": FROM,
+                "to_number": TO,
+            },
+            response_only=True,
+        )
+    ]
+)
 class CallInitiateOutput(serializers.Serializer[Call]):
     success = serializers.SerializerMethodField()
     message = serializers.SerializerMethodField()
     call_sid = serializers.CharField()
     call_id = serializers.IntegerField(source="pk")
     status = serializers.CharField()
-    from_number = serializers.CharField()
-    to_number = serializers.CharField()
+    from_number = PhoneNumberOutputField()
+    to_number = PhoneNumberOutputField(example="+14155550199")
 
     def get_success(self, call: Call) -> bool:
         return True
@@ -136,11 +233,14 @@ def call_object(row: Mapping[str, Any]) -> dict[str, Any]:
     return call
 
 
+@extend_schema_serializer(examples=[OpenApiExample("A completed call", value=CALL_EXAMPLE, response_only=True)])
 class CallOutput(serializers.ModelSerializer[Call]):
     """The call object of Burki's published API, plus our own fields beside it."""
 
-    customer_phone = serializers.CharField(source="to_number")
-    twilio_phone = serializers.CharField(source="from_number")
+    customer_phone = PhoneNumberOutputField(source="to_number", redactable=True, example="+14155550199")
+    twilio_phone = PhoneNumberOutputField(source="from_number", redactable=True)
+    from_number = PhoneNumberOutputField(redactable=True)
+    to_number = PhoneNumberOutputField(redactable=True, example="+14155550199")
     telephony_provider = serializers.CharField(source="provider")
     assistant_name = serializers.SerializerMethodField()
 
@@ -202,6 +302,23 @@ class CallRowOutput(serializers.BaseSerializer[dict[str, Any]]):
         return call_object(row)
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Twilio's completed callback",
+            value={
+                "id": 170,
+                "call_id": 42,
+                "provider": "twilio",
+                "event_type": "completed",
+                "status": "completed",
+                "payload": {"CallSid": CALL_SID, "CallStatus": "completed", "CallDuration": "42"},
+                "received_at": "2026-11-30T10:48:00.431000Z",
+            },
+            response_only=True,
+        )
+    ]
+)
 class CallEventOutput(serializers.ModelSerializer[CallEvent]):
     class Meta:
         model = CallEvent
@@ -230,8 +347,42 @@ class _ContextFlow(serializers.ModelSerializer[ConversationFlow]):
         fields = ["id", "name", "definition"]
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "An answered call",
+            value={
+                "call_id": 42,
+                "organization_id": 1,
+                "call_sid": CALL_SID,
+                "status": "in-progress",
+                "direction": "outbound",
+                "from_number": FROM,
+                "to_number": TO,
+                "welcome_message": WELCOME,
+                "agenda": AGENDA,
+                "variables": VARIABLES,
+                "machine_detection": "detect",
+                "answered_by": "human",
+                "assistant": {
+                    "id": 1,
+                    "name": "Receptionist",
+                    "max_call_length": 1800,
+                    "llm_settings": {"provider": "openai", "model": "gpt-4o-mini", "api_key": "sk-…"},
+                    "tts_settings": {"provider": "elevenlabs", "voice_id": "21m00Tcm4TlvDq8ikWAM"},
+                    "stt_settings": {"provider": "deepgram", "language": "en-US"},
+                    "custom_settings": {},
+                },
+                "flow": None,
+            },
+            response_only=True,
+        )
+    ]
+)
 class CallContextOutput(serializers.ModelSerializer[Call]):
     call_id = serializers.IntegerField(source="pk")
+    from_number = PhoneNumberOutputField()
+    to_number = PhoneNumberOutputField(example="+14155550199")
     assistant = _ContextAssistant()
     flow = _ContextFlow(allow_null=True)
 
@@ -277,7 +428,9 @@ class FlexibleDateTimeField(serializers.DateTimeField):
 class CallListFilters(serializers.Serializer[Any]):
     status = serializers.ChoiceField(choices=CallStatus.choices, required=False)
     assistant_id = serializers.IntegerField(min_value=1, max_value=2**62, required=False)
-    customer_phone = serializers.CharField(max_length=32, required=False)
+    customer_phone = PhoneNumberInputField(
+        required=False, example="+14155550199", help_text=f"Calls to this number. {PHONE_NUMBER_INPUT_HELP}"
+    )
     call_sid = serializers.CharField(max_length=128, required=False)
     date_from = FlexibleDateTimeField(required=False)
     date_to = FlexibleDateTimeField(required=False, end_of_day=True)
@@ -317,6 +470,21 @@ class CallExportParams(CallListFilters):
     )
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Hung up while ringing",
+            value={
+                "success": True,
+                "message": "Call terminated",
+                "call_id": 42,
+                "call_sid": CALL_SID,
+                "status": "canceled",
+            },
+            response_only=True,
+        )
+    ]
+)
 class CallTerminateOutput(serializers.Serializer[Call]):
     success = serializers.SerializerMethodField()
     message = serializers.SerializerMethodField()
@@ -331,13 +499,71 @@ class CallTerminateOutput(serializers.Serializer[Call]):
         return "Call terminated"
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Before the provider named it",
+            description="The dial timed out (`unknown`, no `call_sid`): recorded as canceled at once.",
+            value={"success": True, "message": "Call canceled", "call_id": 42, "call_sid": None, "status": "canceled"},
+            response_only=True,
+        ),
+        OpenApiExample(
+            "Hung up through the provider",
+            value={
+                "success": True,
+                "message": "Call canceled",
+                "call_id": 42,
+                "call_sid": CALL_SID,
+                "status": "completed",
+            },
+            response_only=True,
+        ),
+    ]
+)
+class CallCancelOutput(CallTerminateOutput):
+    call_sid = serializers.CharField(
+        allow_null=True,
+        help_text="The provider's call id; null when the call was canceled before the provider named it.",
+    )
+
+    def get_message(self, call: Call) -> str:
+        return "Call canceled"
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Would be placed",
+            value={
+                "valid": True,
+                "message": "The call would be placed.",
+                "from_number": FROM,
+                "to_number": TO,
+                "assistant_id": 1,
+                "flow_id": None,
+                "telephony_provider": "twilio",
+                "telephony_account_id": 1,
+                "welcome_message": WELCOME,
+                "agenda": AGENDA,
+                "variables": VARIABLES,
+                "metadata": METADATA,
+                "machine_detection": "off",
+                "voicemail_message": "",
+                "record": False,
+                "max_duration_seconds": 1800,
+                "ring_timeout_seconds": 30,
+            },
+            response_only=True,
+        )
+    ]
+)
 class CallValidateOutput(serializers.Serializer[Any]):
     """What initiate would do with the same body."""
 
     valid = serializers.SerializerMethodField()
     message = serializers.SerializerMethodField()
-    from_number = serializers.CharField()
-    to_number = serializers.CharField()
+    from_number = PhoneNumberOutputField()
+    to_number = PhoneNumberOutputField(example="+14155550199")
     assistant_id = serializers.IntegerField(source="assistant.pk")
     flow_id = serializers.SerializerMethodField()
     telephony_provider = serializers.CharField(source="number.telephony_account.provider")

@@ -21,10 +21,17 @@ from django.utils import timezone
 from assistants.models import Assistant, ConversationFlow, PhoneNumber
 from assistants.selectors import assistant_get, phone_number_get_active
 from burki.celery import app as celery_app
-from burki.errors import BadGateway, Conflict, Forbidden, GatewayTimeout, InvalidInput, NotFound, TooManyRequests
+from burki.errors import BadGateway, Conflict, Forbidden, GatewayTimeout, InvalidInput, NotFound, limit_reached
 from burki.models import Organization
 from calls.events import CALL_INITIATED, call_event_emit, call_status_event_emit
-from calls.lifecycle import END_REASON_TERMINATED, EventRecorded, call_event_record, calls_expire_stale
+from calls.lifecycle import (
+    API_END_REASONS,
+    END_REASON_CANCELED,
+    END_REASON_TERMINATED,
+    EventRecorded,
+    call_event_record,
+    calls_expire_stale,
+)
 from calls.models import Call
 from calls.options import MAX_DURATION_RANGE, RING_TIMEOUT_RANGE
 from calls.policy import destination_refusal, special_destination_refusal
@@ -350,7 +357,7 @@ def _check_capacity(*, organization: Organization, account: TelephonyAccount, lo
     """
     if lock:
         list(Organization.objects.select_for_update().filter(pk=organization.pk).order_by().values_list("pk"))
-    limit = organization.max_concurrent_calls or settings.BURKI_MAX_CONCURRENT_CALLS
+    limit = organization.effective_max_concurrent_calls
     # Counting stops at the limit: under the lock, an organization with thousands of live calls would otherwise pay
     # for counting them all on every initiate (1.8 ms at 8,400), one initiate at a time.
     live = Call.objects.filter(organization=organization, status__in=LIVE_STATUSES).order_by()[:limit]
@@ -358,10 +365,10 @@ def _check_capacity(*, organization: Organization, account: TelephonyAccount, lo
         # A call that never reported its end must not hold its slot forever: expire stale ones, then recount.
         freed = lock and calls_expire_stale(organization=organization) > 0
         if not freed or live.count() >= limit:
-            raise TooManyRequests(
+            raise limit_reached(
                 f"Concurrent call limit reached: your organization may have {limit} live calls at once.",
+                limit="max_concurrent_calls",
                 retry_after=5,
-                extra={"limit": "max_concurrent_calls"},
             )
 
     per_second = account.effective_calls_per_second
@@ -375,11 +382,11 @@ def _check_capacity(*, organization: Organization, account: TelephonyAccount, lo
         if len(recent) >= per_second:
             # The slot frees when the oldest of the last `per_second` calls leaves the one-second window.
             wait = (recent[-1] + timedelta(seconds=1) - now).total_seconds()
-            raise TooManyRequests(
+            raise limit_reached(
                 f"Call rate limit reached: the {account.get_provider_display()} account '{account.name}' places at "
                 f"most {per_second} call(s) per second.",
+                limit="calls_per_second",
                 retry_after=max(1, math.ceil(wait)),
-                extra={"limit": "calls_per_second"},
             )
 
 
@@ -470,8 +477,9 @@ def _record_dial_failure(call: Call, exc: TelephonyError) -> None:
 def _service_error(call: Call, exc: TelephonyError, *, refused: str = "refused the call") -> Exception:
     extra = {"call_id": call.pk, "status": call.status, "provider": call.provider, "provider_code": exc.code}
     if exc.kind == TelephonyError.RATE_LIMITED:
-        return TooManyRequests(
+        return limit_reached(
             f"The telephony provider is rate limiting calls: {exc.message}",
+            limit="provider",
             retry_after=exc.retry_after or 1,
             extra=extra,
         )
@@ -485,9 +493,51 @@ def _service_error(call: Call, exc: TelephonyError, *, refused: str = "refused t
 
 
 def call_terminate(*, call: Call) -> Call:
-    """Hang up a live call through its provider, and record the end right away."""
+    """Hang up a live call through its provider, and record the end right away.
+
+    A call already over is a 400 here, as in Burki's published API (its SDK reads 400 as a validation error);
+    call_cancel answers 409 for the same.
+    """
     if call.is_over:
         raise InvalidInput(f"Call {call.pk} is already over (status {call.status}).")
+    return _hang_up(call, event_type="terminated-by-api", key="burki:terminate", end_reason=END_REASON_TERMINATED)
+
+
+def call_cancel(*, call: Call) -> Call:
+    """Stop a call, whatever it has reached. A call the provider knows (it has the provider's call id) is hung up
+    through the provider, as terminate does; one it does not (still `queued`, or `unknown` after a dial that timed
+    out) is recorded as `canceled` at once, since there is nothing to hang up by. A call already over is a 409.
+
+    Should the provider have placed a call it never told us about, its answer webhook finds the call over and hangs
+    it up, and its events are kept without moving the call: status only moves forward.
+    """
+    with transaction.atomic():
+        # Under the call's row lock, which every event takes too: a provider id that arrives meanwhile is seen here.
+        locked = Call.objects.select_for_update().get(pk=call.pk)
+        if locked.is_over:
+            raise Conflict(
+                f"Call {call.pk} is already over (status {locked.status}): there is nothing to cancel.",
+                extra={"call_id": call.pk, "status": locked.status},
+            )
+        if not locked.call_sid:
+            call_event_record(
+                call=call,
+                event=ProviderEvent(
+                    event_type="canceled-by-api",
+                    key="burki:cancel",
+                    status=CallStatus.CANCELED,
+                    end_reason=END_REASON_CANCELED,
+                    payload={"requested_by": "api"},
+                ),
+            )
+            logger.info("call %s canceled before the provider knew it (%s)", call.pk, locked.status)
+            return call
+    for field in ("call_sid", "status"):
+        setattr(call, field, getattr(locked, field))
+    return _hang_up(call, event_type="canceled-by-api", key="burki:cancel", end_reason=END_REASON_CANCELED)
+
+
+def _hang_up(call: Call, *, event_type: str, key: str, end_reason: str) -> Call:
     account = call.telephony_account
     if account is None or not call.call_sid:
         raise Conflict(f"Call {call.pk} cannot be hung up: its telephony account no longer exists.")
@@ -504,10 +554,10 @@ def call_terminate(*, call: Call) -> Call:
     call_event_record(
         call=call,
         event=ProviderEvent(
-            event_type="terminated-by-api",
-            key="burki:terminate",
+            event_type=event_type,
+            key=key,
             status=CallStatus.COMPLETED if answered else CallStatus.CANCELED,
-            end_reason=END_REASON_TERMINATED,
+            end_reason=end_reason,
             payload={"requested_by": "api"},
         ),
     )
@@ -586,6 +636,19 @@ def _script(backend: SandboxBackend, call: Call) -> tuple[Step, ...]:
     return backend.script(call.to_number, machine_detection=call.machine_detection, record=call.record)
 
 
+def call_sandbox_play_start(*, call: Call) -> None:
+    """Queue a live sandbox call's script on the worker, from its first step, as autoplay would (the admin's
+    "Simulate"): what SANDBOX_AUTOPLAY=0 leaves to be done by hand. Steps it has played already are duplicates,
+    which the lifecycle ignores."""
+    backend = get_backend(call.provider)
+    if not isinstance(backend, SandboxBackend) or call.telephony_account_id is None or not call.call_sid:
+        raise Conflict("Only a placed sandbox call can be simulated.")
+    if call.is_over:
+        raise Conflict(f"Call {call.pk} is already over (status {call.status}).")
+    play = celery_app.signature(SANDBOX_PLAY_TASK, args=(call.pk, 0))
+    transaction.on_commit(lambda: play.apply_async(), robust=True)
+
+
 class SandboxPlaybackError(Exception):
     """Our own webhooks could not take a sandbox step now (unreachable, or a 5xx): worth trying again."""
 
@@ -608,7 +671,7 @@ def call_sandbox_play(*, call_id: int, step: int) -> float | None:
         return None
     # An ended call plays nothing more, but the recording of a call that ended as its script has it (not hung up
     # through the API, after which the sandbox plays no further step).
-    ended_as_scripted = call.status == CallStatus.COMPLETED and call.end_reason != END_REASON_TERMINATED
+    ended_as_scripted = call.status == CallStatus.COMPLETED and call.end_reason not in API_END_REASONS
     if call.is_over and not (script[step].event == RECORDING and ended_as_scripted):
         return None
     account = call.telephony_account

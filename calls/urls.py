@@ -15,5 +15,6 @@ urlpatterns = [
     path("calls/<int:call_id>", views.CallDetailApi.as_view(), name="call-detail"),
     path("calls/<int:call_id>/context", views.CallContextApi.as_view(), name="call-context"),
     path("calls/<int:call_id>/events", views.CallEventListApi.as_view(), name="call-events"),
+    path("calls/<int:call_id>/cancel", views.CallCancelApi.as_view(), name="call-cancel"),
     path("calls/<str:call_sid>/terminate", views.CallTerminateApi.as_view(), name="call-terminate"),
 ]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -8,7 +9,7 @@ from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import IsAuthenticated
@@ -20,13 +21,15 @@ from rest_framework.views import APIView
 from burki.errors import Conflict, NotFound
 from burki.idempotency import idempotent
 from burki.pagination import PageParams, paginated_response
-from burki.schema import ErrorSerializer, page_of
+from burki.schema import VOICE_ENGINE_TAG, ErrorSerializer, page_of
 from burki.tenancy import OrganizationAPIView
-from calls.export import calls_csv, calls_ndjson
+from calls.export import calls_csv, calls_ndjson, csv_lines
 from calls.models import Call
 from calls.selectors import call_get, call_get_by_sid, call_list
 from calls.serializers import (
+    CALL_EXAMPLE,
     CALL_SOURCES,
+    CallCancelOutput,
     CallContextOutput,
     CallEventOutput,
     CallExportParams,
@@ -38,17 +41,92 @@ from calls.serializers import (
     CallTerminateOutput,
     CallValidateOutput,
 )
-from calls.services import CallRequest, call_initiate, call_terminate, call_validate
+from calls.services import CallRequest, call_cancel, call_initiate, call_terminate, call_validate
 from calls.streams import InvalidStreamToken, stream_token_call_id, stream_token_matches
 
 PROVIDER_ERRORS = {
-    403: OpenApiResponse(ErrorSerializer, description="The destination policy refuses the number."),
+    403: OpenApiResponse(
+        ErrorSerializer,
+        description="The destination policy refuses the number (or the caller's role is too low).",
+        examples=[
+            OpenApiExample(
+                "A country the organization does not call",
+                value={"detail": "Destination country GB is not in your organization's allowed countries (US, CA)."},
+            )
+        ],
+    ),
     409: OpenApiResponse(ErrorSerializer, description="Inactive assistant, flow or account; key in use."),
     422: OpenApiResponse(ErrorSerializer, description="Idempotency-Key reused with a different request."),
-    429: OpenApiResponse(ErrorSerializer, description="A limit of ours or the provider's (see Retry-After)."),
+    429: OpenApiResponse(
+        ErrorSerializer,
+        description="A limit of ours or the provider's: `limit` says which, `Retry-After` when to try again.",
+        examples=[
+            OpenApiExample(
+                "The organization's live calls",
+                value={
+                    "detail": "Concurrent call limit reached: your organization may have 10 live calls at once.",
+                    "limit": "max_concurrent_calls",
+                },
+            ),
+            OpenApiExample(
+                "The provider's own rate limit",
+                value={
+                    "detail": "The telephony provider is rate limiting calls: Too Many Requests",
+                    "limit": "provider",
+                    "call_id": 42,
+                    "status": "failed",
+                    "provider": "twilio",
+                    "provider_code": "20429",
+                },
+            ),
+        ],
+    ),
     502: OpenApiResponse(ErrorSerializer, description="The provider refused; the call is recorded as failed."),
     504: OpenApiResponse(ErrorSerializer, description="The provider did not answer; the call is unknown."),
 }
+INPUT_ERRORS = {
+    400: OpenApiResponse(
+        ErrorSerializer,
+        description="Invalid input, per field; a template variable without a value is named in `missing_variables`.",
+        examples=[
+            OpenApiExample(
+                "A number that is not one",
+                value={
+                    "detail": "Invalid request.",
+                    "errors": {
+                        "to_phone_number": ["Must start with + and the country code (E.164), e.g. +14155550100."]
+                    },
+                },
+            ),
+            OpenApiExample(
+                "A missing variable",
+                value={
+                    "detail": "Missing template variables: name.",
+                    "errors": {"welcome_message": ["Missing variable: name"]},
+                    "missing_variables": ["name"],
+                },
+            ),
+        ],
+    ),
+}
+HANG_UP_ERRORS = {
+    429: OpenApiResponse(
+        ErrorSerializer, description='The provider is rate limiting (`"limit": "provider"`, see Retry-After).'
+    ),
+    502: OpenApiResponse(ErrorSerializer, description="The provider refused to hang up; the call is unchanged."),
+    504: OpenApiResponse(ErrorSerializer, description="The provider did not answer; the call is unchanged."),
+}
+# Burki's published API answers 400 to a hang-up of a call that is over, and its SDK maps 400 to a validation error:
+# terminate keeps that for existing clients, and cancel, which is ours, says 409 (a conflict with the call's state).
+OVER_IS_400 = (
+    "A call that is already over is a **400** here, as in Burki's published API (the Burki SDK reads 400 as a "
+    "validation error); `POST /api/v1/calls/{call_id}/cancel` answers **409** instead, and also stops a call that "
+    "has no provider call id yet."
+)
+
+
+CSV_EXAMPLE = csv_lines([CALL_EXAMPLE], header=True)
+NDJSON_EXAMPLE = json.dumps(CALL_EXAMPLE) + "\n"
 
 
 class CallInitiateApi(OrganizationAPIView):
@@ -66,7 +144,7 @@ class CallInitiateApi(OrganizationAPIView):
                 description="Retry safely: a repeat with the same key and body gets the first response.",
             )
         ],
-        responses={200: CallInitiateOutput, **PROVIDER_ERRORS},
+        responses={200: CallInitiateOutput, **INPUT_ERRORS, **PROVIDER_ERRORS},
     )
     def post(self, request: Request) -> Response:
         return idempotent(
@@ -103,7 +181,15 @@ class CallValidateApi(OrganizationAPIView):
         operation_id="calls_validate",
         summary="Run every check of initiate without recording or dialling anything",
         request=CallInitiateInput,
-        responses={200: CallValidateOutput, 403: ErrorSerializer, 409: ErrorSerializer, 429: ErrorSerializer},
+        responses={
+            200: CallValidateOutput,
+            **INPUT_ERRORS,
+            403: PROVIDER_ERRORS[403],
+            409: PROVIDER_ERRORS[409],
+            429: OpenApiResponse(
+                ErrorSerializer, description="A limit of ours (`limit` says which) would refuse the call now."
+            ),
+        },
     )
     def post(self, request: Request) -> Response:
         plan = call_validate(organization=self.organization, **_initiate_input(request))
@@ -164,8 +250,16 @@ class CallExportApi(OrganizationAPIView):
         summary="Export calls as CSV or NDJSON, oldest first, with the list's filters (streamed)",
         parameters=[CallExportParams],
         responses={
-            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="One row per call, a header first."),
-            (200, "application/x-ndjson"): OpenApiResponse(OpenApiTypes.STR, description="One call object a line."),
+            (200, "text/csv"): OpenApiResponse(
+                OpenApiTypes.STR,
+                description="One row per call, a header first.",
+                examples=[OpenApiExample("One call", value=CSV_EXAMPLE)],
+            ),
+            (200, "application/x-ndjson"): OpenApiResponse(
+                OpenApiTypes.STR,
+                description="One call object a line.",
+                examples=[OpenApiExample("One call", value=NDJSON_EXAMPLE)],
+            ),
         },
     )
     def get(self, request: Request) -> StreamingHttpResponse:
@@ -211,9 +305,15 @@ class CallTerminateApi(OrganizationAPIView):
 
     @extend_schema(
         operation_id="calls_terminate",
-        summary="Hang up a live call",
+        summary="Hang up a live call by its provider call id",
+        description=f"The provider hangs up the call, and its end is recorded at once.\n\n{OVER_IS_400}",
         request=None,
-        responses={200: CallTerminateOutput, **PROVIDER_ERRORS},
+        responses={
+            200: CallTerminateOutput,
+            400: OpenApiResponse(ErrorSerializer, description="The call is already over (or invalid input)."),
+            409: OpenApiResponse(ErrorSerializer, description="The call's telephony account no longer exists."),
+            **HANG_UP_ERRORS,
+        },
     )
     def post(self, request: Request, call_sid: str) -> Response:
         call = call_get_by_sid(organization=self.organization, call_sid=call_sid)
@@ -221,6 +321,49 @@ class CallTerminateApi(OrganizationAPIView):
             raise NotFound("Call not found.")
         call = call_terminate(call=call)
         return Response(CallTerminateOutput(call).data)
+
+
+class CallCancelApi(OrganizationAPIView):
+    resource = "calls"
+
+    @extend_schema(
+        operation_id="calls_cancel",
+        summary="Cancel a call by its id, whatever it has reached",
+        description=(
+            "A call the provider knows (it has a `call_sid`) is hung up through the provider, as terminate does: "
+            "`canceled`, or `completed` once answered. A call it does not know yet (`queued`, or `unknown` after a "
+            "dial that timed out, with no `call_sid`) is recorded as `canceled` at once; should the provider have "
+            "placed it after all, its answer webhook finds the call over and hangs up, and its later events change "
+            "nothing. `call.ended` is sent once either way.\n\n"
+            "A call that is already over is a **409** (`call_id` and `status` in the body). "
+            "`POST /api/v1/calls/{call_sid}/terminate` answers 400 for the same, as Burki's published API does."
+        ),
+        request=None,
+        responses={
+            200: CallCancelOutput,
+            409: OpenApiResponse(
+                ErrorSerializer,
+                description="The call is already over, or its telephony account no longer exists.",
+                examples=[
+                    OpenApiExample(
+                        "Already over",
+                        value={
+                            "detail": "Call 42 is already over (status completed): there is nothing to cancel.",
+                            "call_id": 42,
+                            "status": "completed",
+                        },
+                    )
+                ],
+            ),
+            **HANG_UP_ERRORS,
+        },
+    )
+    def post(self, request: Request, call_id: int) -> Response:
+        call = call_get(organization=self.organization, call_id=call_id)
+        if call is None:
+            raise NotFound("Call not found.")
+        call = call_cancel(call=call)
+        return Response(CallCancelOutput(call).data)
 
 
 @dataclass(frozen=True)
@@ -252,6 +395,7 @@ class StreamTokenAuthentication(BaseAuthentication):
 class CallContextApi(APIView):
     """What the voice engine needs to begin the conversation of one call."""
 
+    openapi_tag = VOICE_ENGINE_TAG
     authentication_classes = [StreamTokenAuthentication]
     permission_classes = [IsAuthenticated]
 

@@ -20,6 +20,7 @@ class TelephonyAccountListApi(OrganizationAPIView):
 
     @extend_schema(
         operation_id="telephony_accounts_list",
+        summary="List telephony accounts (never their credentials)",
         parameters=[PageParams],
         responses=page_of(TelephonyAccountOutput, "TelephonyAccountPage"),
     )
@@ -30,6 +31,7 @@ class TelephonyAccountListApi(OrganizationAPIView):
 
     @extend_schema(
         operation_id="telephony_accounts_create",
+        summary="Add a telephony account with its credentials (write-only)",
         request=TelephonyAccountCreateInput,
         responses={201: TelephonyAccountOutput},
     )
@@ -49,12 +51,17 @@ class TelephonyAccountDetailApi(OrganizationAPIView):
             raise NotFound("Telephony account not found.")
         return account
 
-    @extend_schema(operation_id="telephony_accounts_get", responses=TelephonyAccountOutput)
+    @extend_schema(
+        operation_id="telephony_accounts_get", summary="Get a telephony account", responses=TelephonyAccountOutput
+    )
     def get(self, request: Request, account_id: int) -> Response:
         return Response(TelephonyAccountOutput(self._account(account_id)).data)
 
     @extend_schema(
-        operation_id="telephony_accounts_update", request=TelephonyAccountUpdateInput, responses=TelephonyAccountOutput
+        operation_id="telephony_accounts_update",
+        summary="Change a telephony account: name, credentials, rate, active",
+        request=TelephonyAccountUpdateInput,
+        responses=TelephonyAccountOutput,
     )
     def patch(self, request: Request, account_id: int) -> Response:
         account = self._account(account_id)
@@ -63,7 +70,9 @@ class TelephonyAccountDetailApi(OrganizationAPIView):
         account = telephony_account_update(account=account, **data.validated_data)
         return Response(TelephonyAccountOutput(account).data)
 
-    @extend_schema(operation_id="telephony_accounts_delete", responses={204: None})
+    @extend_schema(
+        operation_id="telephony_accounts_delete", summary="Delete a telephony account", responses={204: None}
+    )
     def delete(self, request: Request, account_id: int) -> Response:
         telephony_account_delete(account=self._account(account_id))
         return Response(status=status.HTTP_204_NO_CONTENT)

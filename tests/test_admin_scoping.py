@@ -17,7 +17,7 @@ import pytest
 from django import forms
 from django.contrib.auth.models import Permission, User
 from django.db.models import Model
-from django.test import Client
+from django.test import Client, override_settings
 from django.urls import reverse
 
 from assistants.models import Assistant, ConversationFlow, PhoneNumber
@@ -549,21 +549,53 @@ def organization_form(organization: Organization, **changes: str) -> dict[str, s
     return {**data, **changes}
 
 
-def test_an_organization_admin_renames_it_but_does_not_lift_the_operators_limits(
+def test_an_organization_admin_sets_its_limit_and_policy_as_the_api_lets_them_but_not_the_slug(
     admin_of_alpha: Client, alpha: Tenant
 ) -> None:
     url = admin_url(Organization, "change", alpha.organization.pk)
-    limits = {"max_concurrent_calls": "500", "allowed_destination_countries": '["US"]'}
+    settings = {"max_concurrent_calls": "50", "allowed_destination_countries": '["US"]'}
 
     response = admin_of_alpha.post(
-        url, organization_form(alpha.organization, name="Alpha Renamed", slug="alpha-renamed", **limits)
+        url, organization_form(alpha.organization, name="Alpha Renamed", slug="alpha-renamed", **settings)
     )
 
     assert response.status_code == 302
     organization = Organization.objects.get(pk=alpha.organization.pk)
     assert (organization.name, organization.slug) == ("Alpha Renamed", "alpha-org")
-    assert (organization.max_concurrent_calls, organization.allowed_destination_countries) == (None, [])
-    assert organization.block_premium_destinations is True
+    assert (organization.max_concurrent_calls, organization.allowed_destination_countries) == (50, ["US"])
+    # Left unticked on the form: the admin may turn the premium-rate block off, as through the API.
+    assert organization.block_premium_destinations is False
+
+
+@override_settings(BURKI_MAX_CONCURRENT_CALLS_LIMIT=100)
+def test_an_organization_admin_cannot_lift_its_limit_above_the_platform_maximum(
+    admin_of_alpha: Client, alpha: Tenant
+) -> None:
+    url = admin_url(Organization, "change", alpha.organization.pk)
+
+    response = admin_of_alpha.post(url, organization_form(alpha.organization, max_concurrent_calls="500"))
+
+    assert response.status_code == 200
+    assert form_errors(response)["max_concurrent_calls"] == [
+        "At most 100, the platform's maximum (ask the operator for more)."
+    ]
+    assert Organization.objects.get(pk=alpha.organization.pk).max_concurrent_calls is None
+
+
+@override_settings(BURKI_MAX_CONCURRENT_CALLS_LIMIT=100)
+def test_a_superuser_sets_any_limit_and_the_organization_admin_can_still_save_around_it(
+    admin_client: Client, admin_of_alpha: Client, alpha: Tenant
+) -> None:
+    url = admin_url(Organization, "change", alpha.organization.pk)
+
+    lifted = admin_client.post(url, organization_form(alpha.organization, max_concurrent_calls="500"))
+    renamed = admin_of_alpha.post(
+        url, organization_form(alpha.organization, name="Alpha Again", max_concurrent_calls="500")
+    )
+
+    assert (lifted.status_code, renamed.status_code) == (302, 302)
+    organization = Organization.objects.get(pk=alpha.organization.pk)
+    assert (organization.name, organization.max_concurrent_calls) == ("Alpha Again", 500)
 
 
 def test_the_organization_page_cannot_add_members_for_an_organization_admin(

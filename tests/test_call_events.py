@@ -22,6 +22,7 @@ from telephony.backends.base import DialResult, ProviderEvent, TelephonyError
 from telephony.backends.sandbox import SandboxBackend
 from tests.factories import CallFactory, OrganizationFactory
 from tests.test_webhooks_sandbox import event as sandbox_event
+from tests.test_webhooks_sandbox import post_signed
 from webhooks.models import Delivery, Event
 from webhooks.services import webhook_endpoint_create
 
@@ -226,3 +227,30 @@ def test_every_call_of_a_busy_organization_has_its_own_sequence(api: Any, number
 
     assert [s for s, _, _ in emitted(first)] == [1, 2, 3]
     assert [s for s, _, _ in emitted(second)] == [1, 2]
+
+
+def test_a_call_canceled_before_the_provider_named_it_ends_once_and_its_late_events_change_nothing(
+    api: Any, number: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def timing_out(self: Any, account: Any, request: Any) -> DialResult:
+        raise TelephonyError("timed out", provider="sandbox", kind=TelephonyError.UNAVAILABLE)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(SandboxBackend, "dial", timing_out)
+        assert initiate(api).status_code == 504
+    call = Call.objects.select_related("telephony_account").get()
+    assert (call.status, call.call_sid) == ("unknown", None)
+
+    assert api.post(f"/api/v1/calls/{call.pk}/cancel").status_code == 200
+    # The provider did place it after all: its answer is hung up, and its events are kept without moving the call.
+    call.call_sid = "SBlate"
+    answer = post_signed(call, "answer", {"call_sid": "SBlate"})
+    for name in ("ringing", "answered", "completed"):
+        assert sandbox_event(call, name).status_code == 204
+
+    assert answer.json() == {"actions": [{"hangup": {}}]}
+    call.refresh_from_db()
+    assert (call.status, call.end_reason) == ("canceled", "canceled")
+    assert call.events.count() == 4
+    assert emitted(call) == [(1, "call.initiated", "queued"), (2, "call.ended", "canceled")]
+    assert api.post(f"/api/v1/calls/{call.pk}/cancel").status_code == 409

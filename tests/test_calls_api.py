@@ -182,3 +182,125 @@ def test_a_provider_refusing_to_hang_up_is_a_502_with_its_reason(api: Any, organ
     assert "Cannot redirect" in response.json()["detail"]
     call.refresh_from_db()
     assert call.status == "ringing"
+
+
+# --- cancel ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", ["queued", "unknown"])
+def test_cancel_records_a_call_the_provider_never_named_as_canceled_at_once(
+    api: Any, organization: Any, account: Any, status: str
+) -> None:
+    # `unknown`: the dial timed out, so there is no provider id to hang up by (terminate cannot even find the call).
+    call = CallFactory(organization=organization, telephony_account=account, status=status, call_sid=None)
+
+    response = api.post(f"/api/v1/calls/{call.pk}/cancel")
+
+    assert response.status_code == 200, response.content
+    assert response.json() == {
+        "success": True, "message": "Call canceled", "call_id": call.pk, "call_sid": None, "status": "canceled"
+    }  # fmt: skip
+    assert sandbox.hangups == []
+    call.refresh_from_db()
+    assert (call.status, call.end_reason) == ("canceled", "canceled")
+    assert call.ended_at is not None
+    assert list(call.events.values_list("event_type", "status")) == [("canceled-by-api", "canceled")]
+
+
+@pytest.mark.parametrize(
+    ("status", "final"),
+    [("initiated", "canceled"), ("ringing", "canceled"), ("in-progress", "completed"), ("unknown", "canceled")],
+)
+def test_cancel_hangs_up_a_call_the_provider_knows_through_the_provider(
+    api: Any, organization: Any, account: Any, status: str, final: str
+) -> None:
+    call = CallFactory(organization=organization, telephony_account=account, status=status, call_sid="SBlive")
+
+    response = api.post(f"/api/v1/calls/{call.pk}/cancel")
+
+    assert response.status_code == 200, response.content
+    assert response.json() == {
+        "success": True, "message": "Call canceled", "call_id": call.pk, "call_sid": "SBlive", "status": final
+    }  # fmt: skip
+    assert sandbox.hangups == ["SBlive"]
+    call.refresh_from_db()
+    assert (call.status, call.end_reason) == (final, "canceled")
+    assert list(call.events.values_list("event_type", flat=True)) == ["canceled-by-api"]
+
+
+@pytest.mark.parametrize("status", ["completed", "busy", "no-answer", "failed", "canceled"])
+def test_cancelling_a_call_that_is_over_is_409_and_changes_nothing(
+    api: Any, organization: Any, account: Any, status: str
+) -> None:
+    call = CallFactory(organization=organization, telephony_account=account, status=status, call_sid="SBdone")
+
+    response = api.post(f"/api/v1/calls/{call.pk}/cancel")
+
+    assert response.status_code == 409
+    assert response.json() == {
+        "detail": f"Call {call.pk} is already over (status {status}): there is nothing to cancel.",
+        "call_id": call.pk,
+        "status": status,
+    }
+    assert sandbox.hangups == []
+    call.refresh_from_db()
+    assert call.status == status
+    assert not call.events.exists()
+
+
+def test_terminate_still_answers_400_for_a_call_that_is_over_where_cancel_answers_409(
+    api: Any, organization: Any, account: Any
+) -> None:
+    # Burki's published API (and its SDK, which reads 400 as a validation error) for terminate; 409 is cancel's own.
+    call = CallFactory(organization=organization, telephony_account=account, status="completed", call_sid="SBover")
+
+    assert api.post("/api/v1/calls/SBover/terminate").status_code == 400
+    assert api.post(f"/api/v1/calls/{call.pk}/cancel").status_code == 409
+
+
+def test_cancelling_another_organizations_call_or_an_unknown_id_is_404(api: Any) -> None:
+    theirs = CallFactory(organization=OrganizationFactory(), status="queued", call_sid=None)
+
+    for call_id in (theirs.pk, theirs.pk + 1000):
+        response = api.post(f"/api/v1/calls/{call_id}/cancel")
+        assert response.status_code == 404
+        assert response.json() == {"detail": "Call not found."}
+    theirs.refresh_from_db()
+    assert theirs.status == "queued"
+
+
+@override_settings(TELEPHONY_BACKENDS={"sandbox": {"BACKEND": f"{__name__}.RefusingHangup"}})
+def test_a_provider_refusing_to_cancel_is_a_502_and_the_call_stays_live(
+    api: Any, organization: Any, account: Any
+) -> None:
+    call = CallFactory(organization=organization, telephony_account=account, status="ringing", call_sid="SBx")
+
+    response = api.post(f"/api/v1/calls/{call.pk}/cancel")
+
+    assert response.status_code == 502
+    assert "21220" in response.json()["detail"]
+    call.refresh_from_db()
+    assert call.status == "ringing"
+
+
+class RateLimitedHangup(TelephonyBackend):
+    def hangup(self, account: ProviderAccount, call_sid: str) -> None:
+        raise TelephonyError("Too Many Requests", provider="sandbox", kind=TelephonyError.RATE_LIMITED, retry_after=3)
+
+
+@override_settings(TELEPHONY_BACKENDS={"sandbox": {"BACKEND": f"{__name__}.RateLimitedHangup"}})
+@pytest.mark.parametrize("route", ["terminate", "cancel"])
+def test_a_provider_rate_limiting_a_hang_up_is_a_429_naming_the_provider_limit(
+    api: Any, organization: Any, account: Any, route: str
+) -> None:
+    call = CallFactory(organization=organization, telephony_account=account, status="ringing", call_sid="SBbusy")
+    path = "/api/v1/calls/SBbusy/terminate" if route == "terminate" else f"/api/v1/calls/{call.pk}/cancel"
+
+    response = api.post(path)
+
+    assert response.status_code == 429
+    assert response["Retry-After"] == "3"
+    assert response.json()["limit"] == "provider"
+    assert "rate limiting" in response.json()["detail"]
+    call.refresh_from_db()
+    assert call.status == "ringing"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.test import override_settings
 from rest_framework.test import APIClient
 
 pytestmark = pytest.mark.django_db
@@ -58,3 +59,42 @@ def test_a_pathologically_nested_body_is_400_not_a_crash(api: Any, number: Any) 
 
     assert response.status_code == 400
     assert "nested too deeply" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/calls/", "/api/v1/nope", "/telephony/", "/calls/", "/api", "/telephony"])
+@pytest.mark.parametrize("debug", [True, False])
+def test_unknown_paths_of_the_api_and_the_webhooks_are_a_json_404_in_every_mode(path: str, debug: bool) -> None:
+    # The test runner forces DEBUG off: Django's technical 404 page only shows once it is turned on here.
+    with override_settings(DEBUG=debug):
+        response = APIClient().get(path)
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Not found."}
+
+
+@pytest.mark.parametrize("debug", [True, False])
+def test_a_method_a_webhook_does_not_take_is_a_json_405_naming_the_allowed_ones(debug: bool) -> None:
+    with override_settings(DEBUG=debug):
+        response = APIClient().put("/telephony/sandbox/status/some-token", b"{}", content_type="application/json")
+
+    assert response.status_code == 405
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": 'Method "PUT" not allowed.'}
+    assert response["Allow"] == "GET, POST"
+
+
+@override_settings(DEBUG=True)
+def test_an_unknown_admin_path_keeps_djangos_page_in_debug(admin_client: Any) -> None:
+    response = admin_client.get("/admin/no-such-app/")
+
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
+
+
+@override_settings(DEBUG=True)
+def test_the_docs_page_stays_html_in_debug() -> None:
+    response = APIClient().get("/api/docs/")
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")

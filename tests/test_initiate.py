@@ -452,6 +452,7 @@ def test_a_provider_rate_limit_is_a_429_with_retry_after(api: Any, number: Any) 
 
     assert response.status_code == 429
     assert response["Retry-After"] == "7"
+    assert response.json()["limit"] == "provider"
     assert Call.objects.get().status == "failed"
 
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+import re
 from io import StringIO
 from typing import Any
 
@@ -7,6 +9,10 @@ import pytest
 import yaml
 from django.core.management import call_command
 from rest_framework.test import APIClient
+
+from burki.errors import LIMITS
+from burki.schema import AUTHENTICATION_TAG, RESOURCE_TAGS, VOICE_ENGINE_TAG, resource_tag
+from tests.factories import AssistantFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -18,6 +24,7 @@ CONTRACT_PATHS = {
     "/api/v1/calls/{call_id}": {"get"},
     "/api/v1/calls/sid/{call_sid}": {"get"},
     "/api/v1/calls/{call_sid}/terminate": {"post"},
+    "/api/v1/calls/{call_id}/cancel": {"post"},
     "/api/v1/calls/{call_id}/events": {"get"},
     "/api/v1/calls/validate": {"post"},
     "/api/v1/assistants": {"get", "post"},
@@ -26,7 +33,7 @@ CONTRACT_PATHS = {
     "/api/v1/flows/{flow_id}": {"get", "patch", "delete"},
     "/api/v1/api-keys": {"get", "post"},
     "/api/v1/api-keys/{key_id}": {"delete"},
-    "/api/v1/organization": {"get"},
+    "/api/v1/organization": {"get", "patch"},
     "/api/v1/telephony/accounts": {"get", "post"},
     "/api/v1/telephony/accounts/{account_id}": {"get", "patch", "delete"},
     "/api/v1/telephony/accounts/{account_id}/numbers/available": {"get"},
@@ -125,3 +132,215 @@ def test_the_readme_documents_each_providers_credential_keys() -> None:
             documented.append((provider, row[1].strip("`"), row[2] == "optional"))
 
     assert documented == _credentials_keys()
+
+
+# --- tags, summaries, examples ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def schema(django_db_blocker: Any) -> dict[str, Any]:
+    with django_db_blocker.unblock():
+        response = APIClient().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    document: dict[str, Any] = response.json()
+    return document
+
+
+def operations_of(schema: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [(method, path, op) for path, ops in schema["paths"].items() for method, op in ops.items()]
+
+
+def test_every_operation_has_a_summary_and_exactly_one_tag_of_a_documented_resource(schema: dict[str, Any]) -> None:
+    documented = {tag["name"] for tag in schema["tags"]}
+
+    for method, path, op in operations_of(schema):
+        assert op.get("summary", "").strip(), (method, path)
+        assert len(op["tags"]) == 1, (method, path, op["tags"])
+        assert op["tags"][0] in documented, (method, path, op["tags"])
+    assert set(RESOURCE_TAGS.values()) | {AUTHENTICATION_TAG, VOICE_ENGINE_TAG} == documented
+    assert all(tag.get("description") for tag in schema["tags"])
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "tag"),
+    [
+        ("post", "/calls/initiate", "Calls"),
+        ("post", "/api/v1/calls/{call_id}/cancel", "Calls"),
+        ("get", "/api/v1/calls/{call_id}/context", "Voice engine"),
+        ("patch", "/api/v1/flows/{flow_id}", "Conversation flows"),
+        ("post", "/api/v1/phone-numbers", "Phone numbers"),
+        ("get", "/api/v1/telephony/accounts", "Telephony accounts"),
+        ("delete", "/api/v1/api-keys/{key_id}", "API keys"),
+        ("patch", "/api/v1/organization", "Organization"),
+        ("get", "/api/v1/assistants/me/organization", "Organization"),
+        ("get", "/api/v1/webhooks/{endpoint_id}/deliveries", "Webhooks"),
+        ("get", "/api/v1/events/{event_id}", "Events"),
+        ("post", "/api/v1/auth/token", "Authentication"),
+        ("post", "/api/v1/auth/password", "Authentication"),
+    ],
+)
+def test_each_operation_is_tagged_with_its_resource(schema: dict[str, Any], method: str, path: str, tag: str) -> None:
+    assert schema["paths"][path][method]["tags"] == [tag]
+
+
+def test_a_view_added_later_is_tagged_by_its_resource_with_no_work_of_its_own() -> None:
+    assert resource_tag("campaigns") == "Campaigns"
+    assert resource_tag("voicemail_drops") == "Voicemail drops"
+
+
+def json_schema(schema: dict[str, Any], node: Any) -> Any:
+    """OpenAPI 3.0's schema object as JSON Schema: `nullable` becomes a null alternative, refs point into `schema`."""
+    if isinstance(node, list):
+        return [json_schema(schema, item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    converted = {key: json_schema(schema, value) for key, value in node.items() if key not in ("nullable", "example")}
+    if "$ref" in converted:
+        converted["$ref"] = "urn:burki" + converted["$ref"]
+    if node.get("nullable"):
+        return {"anyOf": [converted, {"type": "null"}]}
+    return converted
+
+
+def documented_examples(schema: dict[str, Any]) -> list[tuple[str, str, str, Any, dict[str, Any]]]:
+    """(where, media type, example name, example value, JSON schema) of every request and response example."""
+    found = []
+    for method, path, op in operations_of(schema):
+        bodies = [("request", op["requestBody"])] if "requestBody" in op else []
+        bodies += [(f"response {code}", response) for code, response in op["responses"].items()]
+        for where, body in bodies:
+            for media_type, content in body.get("content", {}).items():
+                for name, example in content.get("examples", {}).items():
+                    found.append((f"{method} {path} {where}", media_type, name, example["value"], content["schema"]))
+    return found
+
+
+def test_every_operation_with_a_body_has_a_realistic_example_and_so_do_its_successes(schema: dict[str, Any]) -> None:
+    for method, path, op in operations_of(schema):
+        if "requestBody" in op:
+            assert op["requestBody"]["content"]["application/json"].get("examples"), (method, path)
+        for code, response in op["responses"].items():
+            for media_type, content in response.get("content", {}).items():
+                if code.startswith("2"):
+                    assert content.get("examples"), (method, path, code, media_type)
+
+
+def test_every_example_is_valid_against_the_schema_it_illustrates(schema: dict[str, Any]) -> None:
+    from jsonschema import Draft202012Validator
+    from referencing import Registry
+    from referencing.jsonschema import DRAFT202012
+
+    registry = Registry().with_resource("urn:burki", DRAFT202012.create_resource(json_schema(schema, schema)))
+    examples = documented_examples(schema)
+    assert len(examples) > 60
+
+    for where, media_type, name, value, body_schema in examples:
+        if media_type != "application/json":
+            continue
+        validator = Draft202012Validator(json_schema(schema, body_schema), registry=registry)
+        problems = [error.message for error in validator.iter_errors(value)]
+        assert not problems, (where, name, problems)
+
+
+def test_no_example_is_a_huge_id_that_would_fail(schema: dict[str, Any]) -> None:
+    # An id field's maximum (2**62) is what documentation tools showed before it had an example of its own.
+    text = json.dumps(schema)
+
+    assert "4611686018427388000" not in text
+    initiate = schema["components"]["schemas"]["CallInitiateInputRequest"]["properties"]
+    assert initiate["assistant_id"]["example"] == 1
+    for _, _, name, value, _ in documented_examples(schema):
+        if isinstance(value, dict) and isinstance(value.get("assistant_id"), int):
+            assert value["assistant_id"] < 1000, name
+
+
+def test_initiates_examples_place_calls_as_documented(api: Any, number: Any, schema: dict[str, Any]) -> None:
+    examples = schema["paths"]["/calls/initiate"]["post"]["requestBody"]["content"]["application/json"]["examples"]
+    AssistantFactory(organization=number.organization)  # the example that chooses another assistant
+
+    for name, example in examples.items():
+        body = dict(example["value"])
+        if "assistant_id" in body:
+            body["assistant_id"] = number.organization.assistants.exclude(pk=number.assistant_id).get().pk
+        response = api.post("/api/v1/calls/validate", body, format="json")
+        assert response.status_code == 200, (name, response.content)
+    assert "assistant_id" not in examples["ACallWithTemplates"]["value"]
+
+
+def test_phone_number_fields_say_their_format_and_show_an_example(schema: dict[str, Any]) -> None:
+    components = schema["components"]["schemas"]
+    fields = [
+        ("CallInitiateInputRequest", "from_phone_number"),
+        ("CallInitiateInputRequest", "to_phone_number"),
+        ("PhoneNumberCreateInputRequest", "phone_number"),
+        ("CallInitiateOutput", "to_number"),
+        ("CallOutput", "customer_phone"),
+        ("CallOutput", "twilio_phone"),
+        ("CallOutput", "from_number"),
+        ("PhoneNumberOutput", "phone_number"),
+        ("CallValidateOutput", "from_number"),
+        ("CallContextOutput", "to_number"),
+    ]
+    for component, field in fields:
+        prop = components[component]["properties"][field]
+        assert "E.164" in prop["description"], (component, field)
+        assert re.fullmatch(r"\+[1-9][0-9]{1,14}", prop["example"]), (component, field)
+    # What is accepted (separators) is said on inputs; an always-E.164 answer also carries the pattern.
+    assert "ignored" in components["CallInitiateInputRequest"]["properties"]["to_phone_number"]["description"]
+    assert components["PhoneNumberOutput"]["properties"]["phone_number"]["pattern"] == r"^\+[1-9][0-9]{1,14}$"
+    assert "…0199" in components["CallOutput"]["properties"]["customer_phone"]["description"]
+    filters = {p["name"]: p for p in schema["paths"]["/api/v1/calls"]["get"]["parameters"]}
+    assert "E.164" in filters["customer_phone"]["description"]
+
+
+def test_the_error_schema_documents_its_optional_fields(schema: dict[str, Any]) -> None:
+    error = schema["components"]["schemas"]["Error"]
+    limit = schema["components"]["schemas"]["LimitEnum"]
+
+    assert error["required"] == ["detail"]
+    assert {"errors", "limit", "required_role", "missing_variables", "call_id", "status"} <= set(error["properties"])
+    assert set(limit["enum"]) == set(LIMITS) >= {"max_concurrent_calls", "calls_per_second", "provider"}
+    initiate_429 = schema["paths"]["/calls/initiate"]["post"]["responses"]["429"]["content"]["application/json"]
+    assert {example["value"]["limit"] for example in initiate_429["examples"].values()} == {
+        "max_concurrent_calls",
+        "provider",
+    }
+
+
+def test_the_organization_settings_are_documented_for_reading_and_changing(schema: dict[str, Any]) -> None:
+    components = schema["components"]["schemas"]
+    settings = {
+        "max_concurrent_calls",
+        "allowed_destination_countries",
+        "block_premium_destinations",
+        "call_retention_days",
+        "redact_after_days",
+    }
+
+    assert settings | {"max_concurrent_calls_maximum"} <= set(components["OrganizationOutput"]["properties"])
+    assert settings <= set(components["PatchedOrganizationUpdateInputRequest"]["properties"])
+    for name in settings:
+        assert components["PatchedOrganizationUpdateInputRequest"]["properties"][name]["description"], name
+    patch = schema["paths"]["/api/v1/organization"]["patch"]
+    assert "Requires the **admin** role" in patch["description"]
+
+
+def test_terminate_and_cancel_each_say_what_a_call_that_is_over_gets(schema: dict[str, Any]) -> None:
+    terminate = schema["paths"]["/api/v1/calls/{call_sid}/terminate"]["post"]
+    cancel = schema["paths"]["/api/v1/calls/{call_id}/cancel"]["post"]
+
+    assert "**400**" in terminate["description"]
+    assert "409" in terminate["description"]
+    assert "**409**" in cancel["description"]
+    assert "400" in cancel["description"]
+    assert "409" in cancel["responses"]
+
+
+def test_every_role_bound_operation_names_its_role_even_with_a_description_of_its_own(schema: dict[str, Any]) -> None:
+    for method, path, op in operations_of(schema):
+        if op["tags"] in ([AUTHENTICATION_TAG], [VOICE_ENGINE_TAG]):
+            continue
+        assert re.search(r"Requires the \*\*(member|admin|owner)\*\* role", op["description"]), (method, path)
+    # What a base class says to its developers is no client's business.
+    assert "Base for every API view" not in json.dumps(schema)
+    redeliver = schema["paths"]["/api/v1/webhooks/{endpoint_id}/deliveries/{delivery_id}/redeliver"]["post"]
+    assert redeliver["description"].startswith("A pending delivery is attempted now")

@@ -260,6 +260,7 @@ def test_when_twilio_cannot_confirm_the_number_nothing_is_saved_and_the_error_sa
     assert not PhoneNumber.objects.exists()
     if status == 429:
         assert response["Retry-After"] == "7"
+        assert response.json()["limit"] == "provider"
 
 
 def test_an_unreachable_twilio_is_a_504_and_nothing_is_saved(api: Any, organization: Any, refused_url: str) -> None:

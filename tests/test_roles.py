@@ -81,6 +81,7 @@ def operations(world: dict[str, Any]) -> list[tuple[str, str, str, dict[str, Any
         (MEMBER, "get", f"/api/v1/calls/sid/{call.call_sid}", None),
         (MEMBER, "get", f"/api/v1/calls/{call.pk}/events", None),
         (MEMBER, "post", f"/api/v1/calls/{call.call_sid}/terminate", None),
+        (MEMBER, "post", f"/api/v1/calls/{call.pk}/cancel", None),
         (MEMBER, "get", "/api/v1/assistants", None),
         (MEMBER, "post", "/api/v1/assistants", {"name": "New"}),
         (MEMBER, "get", f"/api/v1/assistants/{assistant.pk}", None),
@@ -114,11 +115,12 @@ def operations(world: dict[str, Any]) -> list[tuple[str, str, str, dict[str, Any
         (ADMIN, "get", f"/api/v1/webhooks/{endpoint.pk}/deliveries", None),
         (ADMIN, "delete", f"/api/v1/webhooks/{endpoint.pk}", None),
         (MEMBER, "get", "/api/v1/organization", None),
+        (ADMIN, "patch", "/api/v1/organization", {"block_premium_destinations": True}),
         (MEMBER, "get", "/api/v1/assistants/me/organization", None),
     ]
 
 
-OPERATION_COUNT = 43
+OPERATION_COUNT = 45
 RANK = {MEMBER: 1, ADMIN: 2, OWNER: 3}
 
 

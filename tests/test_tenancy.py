@@ -84,6 +84,7 @@ def object_urls(theirs: dict[str, Any]) -> list[tuple[str, str]]:
         ("get", f"/api/v1/calls/sid/{call.call_sid}"),
         ("get", f"/api/v1/calls/{call.pk}/events"),
         ("post", f"/api/v1/calls/{call.call_sid}/terminate"),
+        ("post", f"/api/v1/calls/{call.pk}/cancel"),
         ("get", f"/api/v1/assistants/{assistant.pk}"),
         ("patch", f"/api/v1/assistants/{assistant.pk}"),
         ("delete", f"/api/v1/assistants/{assistant.pk}"),
