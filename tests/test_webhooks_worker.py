@@ -81,7 +81,7 @@ def test_a_real_worker_delivers_a_calls_events_signed_and_in_order(
         for name in LIFECYCLE:
             assert sandbox_event(call, name).status_code == 204
 
-        wait_until(lambda: len(receiver.snapshot()) >= 4, timeout=30, what="four deliveries")
+        wait_until(lambda: len(receiver.snapshot()) >= 4, timeout=60, what="four deliveries")
         time.sleep(0.5)  # nothing more may come
 
         bodies = verified(secret, receiver)
@@ -129,7 +129,7 @@ def test_after_a_receiver_outage_every_event_arrives_in_order(
         # the call wait behind it.
         wait_until(
             lambda: Delivery.objects.filter(sequence=1, attempt_count=2, state="pending").exists(),
-            timeout=30,
+            timeout=60,
             what="two failed attempts",
         )
         first = Delivery.objects.get(sequence=1)
@@ -141,7 +141,7 @@ def test_after_a_receiver_outage_every_event_arrives_in_order(
         receiver.start()  # back, same port
         after = place(organization)  # its delivery succeeds, and the endpoint's waiting retries are due at once
 
-        wait_until(lambda: len(receiver.snapshot()) >= 5, timeout=30, what="every delivery after the outage")
+        wait_until(lambda: len(receiver.snapshot()) >= 5, timeout=60, what="every delivery after the outage")
         received = by_call(verified(secret, receiver))
         assert received == {during.pk: list(enumerate(TYPES, start=1)), after.pk: [(1, "call.initiated")]}
         assert Delivery.objects.exclude(state="succeeded").count() == 0
@@ -166,7 +166,7 @@ def test_messages_lost_with_the_broker_are_found_by_the_sweep(
         # What beat's sweep finds a minute later: due deliveries whose message never ran.
         assert deliveries_sweep(now=timezone.now() + timedelta(seconds=61)) == 1  # the second waits for the first
 
-        wait_until(lambda: len(receiver.snapshot()) >= 2, timeout=30, what="both deliveries")
+        wait_until(lambda: len(receiver.snapshot()) >= 2, timeout=60, what="both deliveries")
         assert [(b["sequence"], b["type"]) for b in verified(secret, receiver)] == [
             (1, "call.initiated"),
             (2, "call.ended"),
