@@ -21,7 +21,16 @@ from django.utils import timezone
 from assistants.models import Assistant, ConversationFlow, PhoneNumber
 from assistants.selectors import assistant_get, phone_number_get_active
 from burki.celery import app as celery_app
-from burki.errors import BadGateway, Conflict, Forbidden, GatewayTimeout, InvalidInput, NotFound, limit_reached
+from burki.errors import (
+    BadGateway,
+    Conflict,
+    Forbidden,
+    GatewayTimeout,
+    InvalidInput,
+    NotFound,
+    limit_reached,
+    rule_refusal,
+)
 from burki.models import Organization
 from calls.events import CALL_INITIATED, call_event_emit, call_status_event_emit
 from calls.lifecycle import (
@@ -34,7 +43,7 @@ from calls.lifecycle import (
 )
 from calls.models import Call
 from calls.options import MAX_DURATION_RANGE, RING_TIMEOUT_RANGE
-from calls.policy import destination_refusal, special_destination_refusal
+from calls.policy import SUPPRESSED_REFUSAL, destination_refusal, is_suppressed, special_destination_refusal
 from calls.streams import stream_parameters
 from calls.templating import MAX_AGENDA, MAX_VOICEMAIL_MESSAGE, MAX_WELCOME_MESSAGE, render, variables_errors
 from telephony.backends import get_backend
@@ -211,6 +220,8 @@ def call_plan(*, organization: Organization, **request: Unpack[CallRequest]) -> 
     refusal = destination_refusal(organization=organization, to_number=to_e164)
     if refusal:
         raise Forbidden(refusal)
+    if is_suppressed(organization_id=organization.pk, to_number=to_e164):
+        raise rule_refusal(SUPPRESSED_REFUSAL.format(number=to_e164), limit="suppressed")
 
     # Resolution order from the published spec: explicit assistant, then the number's flow, then its assistant.
     flow = None
