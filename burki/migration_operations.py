@@ -11,8 +11,9 @@ from typing import Any
 from django.contrib.postgres.operations import AddIndexConcurrently as PostgresAddIndexConcurrently
 from django.contrib.postgres.operations import RemoveIndexConcurrently as PostgresRemoveIndexConcurrently
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
-from django.db.migrations.operations import AddIndex, RemoveIndex
+from django.db.migrations.operations import AddConstraint, AddIndex, RemoveIndex
 from django.db.migrations.state import ProjectState
+from django.db.models import UniqueConstraint
 
 
 def _postgres(schema_editor: BaseDatabaseSchemaEditor) -> bool:
@@ -76,3 +77,32 @@ class RemoveIndexConcurrently(PostgresRemoveIndexConcurrently):
         self._ensure_not_in_transaction(schema_editor)
         if _prepare(schema_editor, self.name):
             super().database_backwards(app_label, schema_editor, from_state, to_state)
+
+
+class AddConstraintConcurrently(AddConstraint):
+    """A partial unique constraint, which PostgreSQL keeps as a unique index: built CONCURRENTLY there."""
+
+    # Set by AddConstraint.__init__ (the stubs do not declare them).
+    model_name: str
+    constraint: UniqueConstraint
+
+    def database_forwards(
+        self, app_label: str, schema_editor: BaseDatabaseSchemaEditor, from_state: ProjectState, to_state: Any
+    ) -> None:
+        if not _postgres(schema_editor):
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+            return
+        if self.constraint.condition is None:
+            raise ValueError("only a partial unique constraint is a plain unique index to build concurrently")
+        model = to_state.apps.get_model(app_label, self.model_name)
+        if _prepare(schema_editor, self.constraint.name):
+            sql = str(self.constraint.create_sql(model, schema_editor))
+            schema_editor.execute(sql.replace("CREATE UNIQUE INDEX", "CREATE UNIQUE INDEX CONCURRENTLY", 1))
+
+    def database_backwards(
+        self, app_label: str, schema_editor: BaseDatabaseSchemaEditor, from_state: ProjectState, to_state: Any
+    ) -> None:
+        if not _postgres(schema_editor):
+            super().database_backwards(app_label, schema_editor, from_state, to_state)
+            return
+        schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {schema_editor.quote_name(self.constraint.name)}")

@@ -61,6 +61,11 @@ class Call(models.Model):
     ended_at = models.DateTimeField(null=True, blank=True)
     # Unguessable, and not the primary key: provider callback URLs carry it instead of anything that identifies.
     token = models.CharField(max_length=64, unique=True, default=call_token, editable=False)
+    # The campaign that placed the call (campaigns.Campaign's id: no foreign key, calls know nothing of campaigns),
+    # and the campaign attempt it is ("campaign:<contact>:<attempt>"): unique, so that the INSERT itself records an
+    # attempt at most once, however many dispatchers try.
+    campaign_id = models.BigIntegerField(null=True, blank=True, editable=False)
+    dispatch_key = models.CharField(max_length=64, null=True, blank=True, editable=False)  # noqa: DJ001
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -82,13 +87,22 @@ class Call(models.Model):
             models.Index(fields=["-created_at", "-id"], name="call_created_idx"),
             models.Index(fields=["call_sid"]),
             models.Index(fields=["telephony_account", "created_at"]),
+            # ?campaign_id= (only campaign calls are in it).
+            models.Index(
+                fields=["organization", "campaign_id", "-created_at", "-id"],
+                condition=Q(campaign_id__isnull=False),
+                name="call_org_campaign_idx",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(
                 fields=["provider", "call_sid"],
                 condition=Q(call_sid__isnull=False),
                 name="call_unique_provider_sid",
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["dispatch_key"], condition=Q(dispatch_key__isnull=False), name="call_unique_dispatch_key"
+            ),
         ]
 
     def __str__(self) -> str:

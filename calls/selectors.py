@@ -19,6 +19,7 @@ CALL_COLUMNS = [field.name for field in Call._meta.concrete_fields]
 class CallFilters:
     status: str | None = None
     assistant_id: int | None = None
+    campaign_id: int | None = None
     customer_phone: str | None = None
     call_sid: str | None = None
     created_from: datetime | None = None
@@ -42,6 +43,8 @@ def call_list(*, organization: Organization, filters: CallFilters | None = None)
         calls = calls.filter(status=filters.status)
     if filters.assistant_id:
         calls = calls.filter(assistant_id=filters.assistant_id)
+    if filters.campaign_id:
+        calls = calls.filter(campaign_id=filters.campaign_id)
     if filters.customer_phone:
         calls = calls.filter(to_number=filters.customer_phone)
     if filters.call_sid:

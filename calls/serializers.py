@@ -61,6 +61,7 @@ CALL_EXAMPLE: dict[str, Any] = {
     "recording_duration": 41,
     "max_duration_seconds": 1800,
     "ring_timeout_seconds": 30,
+    "campaign_id": None,
 }
 
 
@@ -219,6 +220,7 @@ CALL_SOURCES = {
     "recording_duration": "recording_duration",
     "max_duration_seconds": "max_duration_seconds",
     "ring_timeout_seconds": "ring_timeout_seconds",
+    "campaign_id": "campaign_id",
 }
 _DATETIMES = ("started_at", "answered_at", "ended_at", "created_at", "updated_at")
 
@@ -281,6 +283,7 @@ class CallOutput(serializers.ModelSerializer[Call]):
             "recording_duration",
             "max_duration_seconds",
             "ring_timeout_seconds",
+            "campaign_id",
         ]
         read_only_fields = fields
 
@@ -428,6 +431,9 @@ class FlexibleDateTimeField(serializers.DateTimeField):
 class CallListFilters(serializers.Serializer[Any]):
     status = serializers.ChoiceField(choices=CallStatus.choices, required=False)
     assistant_id = serializers.IntegerField(min_value=1, max_value=2**62, required=False)
+    campaign_id = serializers.IntegerField(
+        min_value=1, max_value=2**62, required=False, help_text="Calls placed by this campaign."
+    )
     customer_phone = PhoneNumberInputField(
         required=False, example="+14155550199", help_text=f"Calls to this number. {PHONE_NUMBER_INPUT_HELP}"
     )
@@ -453,6 +459,7 @@ class CallListFilters(serializers.Serializer[Any]):
         return CallFilters(
             status=data.get("status"),
             assistant_id=data.get("assistant_id"),
+            campaign_id=data.get("campaign_id"),
             customer_phone=data.get("customer_phone"),
             call_sid=data.get("call_sid"),
             created_from=data.get("date_from"),

@@ -300,18 +300,53 @@ def _stream_url(call: Call) -> str | None:
     return settings.MEDIA_STREAM_URL + separator + urlencode(stream_parameters(call))
 
 
+class DispatchKeyTaken(Conflict):
+    """Another call already holds this dispatch key: that attempt was recorded (and maybe dialled) already."""
+
+
 def call_initiate(
     *,
     organization: Organization,
     sandbox_autoplay: bool = True,
+    campaign_id: int | None = None,
+    dispatch_key: str | None = None,
     **request: Unpack[CallRequest],
 ) -> Call:
     """Record the call, then ask its provider to dial. A sandbox call then plays its lifecycle by itself (through
     the worker) unless the backend's AUTOPLAY or `sandbox_autoplay` says otherwise (`place_test_call --simulate`
     plays it itself).
+
+    A campaign's dispatcher passes `campaign_id` and the attempt's `dispatch_key`: the key is unique among calls, so
+    that an attempt is recorded, and so dialled, at most once whoever tries (DispatchKeyTaken, and nothing dialled,
+    when it is recorded already).
     """
     plan = call_plan(organization=organization, **request)
     account = plan.number.telephony_account
+    try:
+        call = _call_record(
+            organization=organization, plan=plan, account=account, campaign_id=campaign_id, dispatch_key=dispatch_key
+        )
+    except IntegrityError:
+        taken = dispatch_key is not None and Call.objects.filter(dispatch_key=dispatch_key).values_list("pk").first()
+        if not taken:
+            raise
+        raise DispatchKeyTaken(
+            f"Attempt {dispatch_key} is recorded already, as call {taken[0]}.", extra={"call_id": taken[0]}
+        ) from None
+    _dial(call, account=ProviderAccount(id=account.pk, provider=account.provider, credentials=account.credentials))
+    if sandbox_autoplay:
+        _sandbox_autoplay(call)
+    return call
+
+
+def _call_record(
+    *,
+    organization: Organization,
+    plan: CallPlan,
+    account: TelephonyAccount,
+    campaign_id: int | None,
+    dispatch_key: str | None,
+) -> Call:
     # Committed before the provider is asked: whatever happens next, the call is on record.
     with transaction.atomic():
         _check_capacity(organization=organization, account=account, lock=True)
@@ -334,11 +369,10 @@ def call_initiate(
             record=plan.record,
             max_duration_seconds=plan.max_duration_seconds,
             ring_timeout_seconds=plan.ring_timeout_seconds,
+            campaign_id=campaign_id,
+            dispatch_key=dispatch_key,
         )
         call_event_emit(call=call, type=CALL_INITIATED)
-    _dial(call, account=ProviderAccount(id=account.pk, provider=account.provider, credentials=account.credentials))
-    if sandbox_autoplay:
-        _sandbox_autoplay(call)
     return call
 
 
