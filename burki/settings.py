@@ -240,7 +240,21 @@ CELERY_TIMEZONE = "UTC"
 # Periodic work, sent by the one beat process (`celery -A burki beat`); each task is safe to run twice at once.
 # A message older than its interval is dropped unrun: the next one does the same work.
 WEBHOOK_SWEEP_INTERVAL = env.float("WEBHOOK_SWEEP_INTERVAL", default=10.0)
+# The campaigns' dispatcher: each run dials for up to CAMPAIGN_DISPATCH_RUN_SECONDS (or until nothing is due), and beat
+# starts one every CAMPAIGN_DISPATCH_INTERVAL seconds on whichever worker is free, so several run side by side under
+# load (they share the work safely: campaigns.dispatch). A claimed contact whose dispatcher died is taken back after
+# CAMPAIGN_LEASE_SECONDS (more than a dial can take). CAMPAIGN_PACE_MARGIN (seconds) stretches the spacing of an
+# account's dials to (1 + margin)/calls-per-second: a dial that much late still keeps its rate in any one second.
+CAMPAIGN_DISPATCH_INTERVAL = env.float("CAMPAIGN_DISPATCH_INTERVAL", default=1.0)
+CAMPAIGN_DISPATCH_RUN_SECONDS = env.float("CAMPAIGN_DISPATCH_RUN_SECONDS", default=5.0)
+CAMPAIGN_LEASE_SECONDS = env.int("CAMPAIGN_LEASE_SECONDS", default=120)
+CAMPAIGN_PACE_MARGIN = env.float("CAMPAIGN_PACE_MARGIN", default=0.02)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "campaigns-dispatch": {
+        "task": "campaigns.dispatch",
+        "schedule": CAMPAIGN_DISPATCH_INTERVAL,
+        "options": {"expires": CAMPAIGN_DISPATCH_INTERVAL},
+    },
     "expire-stale-calls": {"task": "calls.expire_stale_calls", "schedule": 60.0, "options": {"expires": 60}},
     "purge-idempotency-keys": {
         "task": "burki.purge_idempotency_keys",

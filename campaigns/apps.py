@@ -9,3 +9,10 @@ class CampaignsConfig(AppConfig):
 
     name = "campaigns"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from campaigns import tasks  # noqa: F401  (registered in every process, like calls' tasks)
+        from campaigns.events import CAMPAIGN_EVENT_TYPES
+        from webhooks.registry import event_types_register
+
+        event_types_register(CAMPAIGN_EVENT_TYPES)

@@ -8,6 +8,7 @@ from django.db.models import Q
 from assistants.models import Assistant
 from burki.models import Organization
 from calls.models import Call
+from telephony.models import TelephonyAccount
 
 
 def weekdays() -> list[int]:
@@ -50,6 +51,10 @@ class Campaign(models.Model):
     retry_delay_seconds = models.PositiveIntegerField(default=3600)
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # The dispatcher's: why it paused the campaign (its number or assistant is gone or inactive), and when it last
+    # claimed one of its contacts (campaigns are served oldest first, in turn: they share an account's rate fairly).
+    paused_reason = models.CharField(max_length=500, blank=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -106,3 +111,27 @@ class CampaignContact(models.Model):
 
     def __str__(self) -> str:
         return f"{self.phone_number} ({self.state})"
+
+    @property
+    def dispatch_key(self) -> str:
+        """Its current attempt's key: the Call that records the attempt holds it (unique among calls)."""
+        return dispatch_key(self.pk, self.attempts)
+
+
+def dispatch_key(contact_id: int, attempt: int) -> str:
+    return f"campaign:{contact_id}:{attempt}"
+
+
+class DialPace(models.Model):
+    """A telephony account's pacing: the dispatchers' next free dial slot on it, spaced by its calls per second.
+
+    One row per account that campaigns dial through, updated under its row lock by whichever dispatcher takes a slot.
+    """
+
+    telephony_account = models.OneToOneField(
+        TelephonyAccount, primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    next_slot_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"Pace of account {self.telephony_account_id}"
