@@ -210,6 +210,7 @@ def _claim(
             contact.reason = ""
             contact.save(update_fields=["state", "attempts", "lease_expires_at", "last_call", "reason", "updated_at"])
             Campaign.objects.filter(pk=campaign.pk).update(dispatched_at=now)
+            logger.info("campaign %s: claimed contact %s, attempt %s", campaign.pk, contact.pk, contact.attempts)
             return _Claim(contact=contact, campaign=campaign, from_number=from_number, slot=slot)
     return _NOTHING
 

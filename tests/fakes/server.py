@@ -42,6 +42,7 @@ class Reply:
     json: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     mode: Mode = "answer"
+    delay: float = 0.0  # seconds before answering (a slow provider)
 
 
 class FakeProvider:
@@ -101,10 +102,12 @@ class FakeProvider:
         headers: dict[str, str] | None = None,
         mode: Mode = "answer",
         query: dict[str, str] | None = None,
+        delay: float = 0.0,
     ) -> None:
         """Answer `method` requests whose path fully matches the regex `path` (and whose query has every parameter of
-        `query`, e.g. a page number); the latest matching rule wins."""
-        reply = Reply(status=status, json=json, headers=dict(headers or {}), mode=mode)
+        `query`, e.g. a page number); the latest matching rule wins. `json` may be a function of the RecordedRequest
+        (a resource with an id of its own per request)."""
+        reply = Reply(status=status, json=json, headers=dict(headers or {}), mode=mode, delay=delay)
         with self._lock:
             self._routes.append((method.upper(), re.compile(path), dict(query or {}), reply))
 
@@ -186,16 +189,15 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         url = urlsplit(self.path)
         headers = {name.lower(): value for name, value in self.headers.items()}
-        reply = fake._record(
-            RecordedRequest(
-                method=self.command,
-                path=url.path,
-                query=parse_qs(url.query),
-                headers=headers,
-                body=body,
-                data=_parse_body(headers.get("content-type", ""), body),
-            )
+        request = RecordedRequest(
+            method=self.command,
+            path=url.path,
+            query=parse_qs(url.query),
+            headers=headers,
+            body=body,
+            data=_parse_body(headers.get("content-type", ""), body),
         )
+        reply = fake._record(request)
         if reply.mode != "answer":
             if reply.mode == "hang":
                 fake._stopping.wait(fake.hang_seconds)
@@ -203,7 +205,10 @@ class _Handler(BaseHTTPRequestHandler):
             with contextlib.suppress(OSError):  # the client may have gone already
                 self.connection.shutdown(socket.SHUT_RDWR)
             return
-        payload = b"" if reply.json is None else json.dumps(reply.json).encode()
+        if reply.delay:
+            fake._stopping.wait(reply.delay)
+        content = reply.json(request) if callable(reply.json) else reply.json
+        payload = b"" if content is None else json.dumps(content).encode()
         self.send_response(reply.status)
         if payload:
             self.send_header("Content-Type", "application/json")
