@@ -59,8 +59,12 @@ VOICEMAIL_END_REASONS = frozenset({END_REASON_VOICEMAIL, END_REASON_VOICEMAIL_ME
 DEFER_BATCH = 50
 # Initiate's 429 on the account's rate (a call placed through the API meanwhile): the contact waits this long.
 RATE_RETRY = timedelta(milliseconds=100)
-# How far ahead of its time a dial slot is reserved (the reserving dispatcher then waits for it).
+# How far ahead of its time a dial slot is reserved (the reserving dispatcher then waits for it); a dispatcher claims
+# about this long's worth of an account's dials at once.
 SLOT_HORIZON = timedelta(milliseconds=250)
+UNPACED_BATCH = 10  # contacts claimed at once for an account without a rate limit
+# Another dispatcher holds the campaign's claim (a few milliseconds): look again this soon.
+LOCKED_RETRY = timedelta(milliseconds=20)
 
 
 @dataclass
@@ -79,15 +83,12 @@ class _Claim:
     contact: CampaignContact
     campaign: Campaign
     from_number: str
-    slot: datetime | None  # not before: the account's pace
+    account: TelephonyAccount | None
 
 
 @dataclass(frozen=True)
 class _Wait:
-    until: datetime  # the account's next slot
-
-
-_NOTHING = None  # nothing to claim from this campaign now (none due, at its cap, or another dispatcher on it)
+    until: datetime  # when to look again: the account's next slot, or another dispatcher's claim is over
 
 
 def campaigns_dispatch(
@@ -106,10 +107,8 @@ def campaigns_dispatch(
         waits: list[datetime] = []
         for campaign in _dispatchable():
             outcome = _claim(campaign, accounts=accounts, report=report)
-            if isinstance(outcome, _Claim):
-                if outcome.slot is not None:
-                    sleep(max((outcome.slot - timezone.now()).total_seconds(), 0.0))
-                _dial(outcome, report=report)
+            if isinstance(outcome, list):
+                _dial_batch(outcome, sleep=sleep, report=report)
                 progressed = True
                 break  # the campaigns' order has changed: this one goes to the back
             if isinstance(outcome, _Wait):
@@ -158,61 +157,113 @@ def _account_of(
             .first()
         )
         accounts[key] = phone.telephony_account if phone is not None else None
+        if phone is not None:
+            # Its pace's row, once: from then on, every slot is taken under that row's lock.
+            DialPace.objects.get_or_create(
+                telephony_account_id=phone.telephony_account_id, defaults={"next_slot_at": timezone.now()}
+            )
     return accounts[key]
 
 
-def _due(campaign: Campaign, now: datetime) -> CampaignContact | None:
-    """The next due contact nobody else holds: retries and deferred ones first, when due, then pending ones in order
-    (two index scans rather than one sort of the whole campaign)."""
+def _due(campaign: Campaign, now: datetime, limit: int) -> list[CampaignContact]:
+    """The next due contacts nobody else holds: retries and deferred ones first, when due, then pending ones in
+    order (two index scans rather than one sort of the whole campaign)."""
     base = CampaignContact.objects.select_for_update(skip_locked=True, of=("self",)).filter(
         campaign=campaign, state__in=WAITING
     )
-    contact = base.filter(next_attempt_at__lte=now).order_by("next_attempt_at", "line").first()
-    if contact is None:
-        contact = base.filter(next_attempt_at__isnull=True).order_by("line").first()
-    return contact
+    contacts = list(base.filter(next_attempt_at__lte=now).order_by("next_attempt_at", "line")[:limit])
+    if len(contacts) < limit:
+        contacts += list(base.filter(next_attempt_at__isnull=True).order_by("line")[: limit - len(contacts)])
+    return contacts
+
+
+def _batch_size(account: TelephonyAccount | None) -> int:
+    # About SLOT_HORIZON's worth of the account's dials: claimed together, dialled one slot at a time.
+    per_second = account.effective_calls_per_second if account is not None else 0
+    if not per_second:
+        return UNPACED_BATCH
+    return max(1, int(per_second * SLOT_HORIZON.total_seconds()))
 
 
 def _claim(
     campaign: Campaign, *, accounts: dict[tuple[int, str], TelephonyAccount | None], report: DispatchReport
-) -> _Claim | _Wait | None:
+) -> list[_Claim] | _Wait | None:
+    """Claim a few due contacts of the campaign (moved to `dialling` with a lease, committed), or say when to look
+    again (_Wait), or None: nothing to claim now (none due, or the campaign is at its cap)."""
+    now = timezone.now()
+    numbers = campaign.from_numbers or []
+    first_account = _account_of(campaign, str(numbers[0]), accounts) if numbers else None
+    if first_account is not None and first_account.effective_calls_per_second:
+        # Its account has no slot coming soon: claim nothing yet (contacts held for long would wait for nothing).
+        next_slot = (
+            DialPace.objects.filter(telephony_account_id=first_account.pk)
+            .values_list("next_slot_at", flat=True)
+            .first()
+        )
+        if next_slot is not None and next_slot - now > SLOT_HORIZON:
+            return _Wait(next_slot - SLOT_HORIZON)
     with transaction.atomic():
         # Under the campaign's row lock: its cap is counted by one dispatcher at a time. Another dispatcher claiming
-        # for it right now: try the next campaign.
+        # for it right now: look again in a moment.
         locked = (
             Campaign.objects.select_for_update(skip_locked=True)
             .filter(pk=campaign.pk, status=Campaign.Status.RUNNING)
             .first()
         )
         if locked is None:
-            return _NOTHING
-        in_flight = CampaignContact.objects.filter(campaign=campaign, state=State.DIALLING).count()
-        if in_flight >= max(campaign.max_concurrent_calls, 1):
-            return _NOTHING
-        now = timezone.now()
-        for _ in range(DEFER_BATCH):
-            contact = _due(campaign, now)
-            if contact is None:
-                return _NOTHING
+            return _Wait(now + LOCKED_RETRY)
+        room = max(campaign.max_concurrent_calls, 1)
+        room -= CampaignContact.objects.filter(campaign=campaign, state=State.DIALLING).count()
+        if room <= 0:
+            return None
+        claimed: list[_Claim] = []
+        for contact in _due(campaign, now, min(room, _batch_size(first_account))):
             if not _in_window(campaign, contact, now, report=report):
                 continue
             from_number = _contact_from_number(campaign, contact)
-            account = _account_of(campaign, from_number, accounts)
-            slot = None
-            if account is not None:
-                slot, wait = _take_slot(account)
-                if wait is not None:
-                    return _Wait(wait)  # the contact stays as it was (nothing written in this transaction for it)
             contact.state = State.DIALLING
             contact.attempts += 1
             contact.lease_expires_at = now + timedelta(seconds=settings.CAMPAIGN_LEASE_SECONDS)
             contact.last_call = None
             contact.reason = ""
-            contact.save(update_fields=["state", "attempts", "lease_expires_at", "last_call", "reason", "updated_at"])
-            Campaign.objects.filter(pk=campaign.pk).update(dispatched_at=now)
-            logger.info("campaign %s: claimed contact %s, attempt %s", campaign.pk, contact.pk, contact.attempts)
-            return _Claim(contact=contact, campaign=campaign, from_number=from_number, slot=slot)
-    return _NOTHING
+            claimed.append(
+                _Claim(
+                    contact=contact,
+                    campaign=campaign,
+                    from_number=from_number,
+                    account=_account_of(campaign, from_number, accounts),
+                )
+            )
+        if not claimed:
+            return None
+        CampaignContact.objects.filter(pk__in=[claim.contact.pk for claim in claimed]).update(
+            state=State.DIALLING,
+            attempts=F("attempts") + 1,
+            lease_expires_at=now + timedelta(seconds=settings.CAMPAIGN_LEASE_SECONDS),
+            last_call=None,
+            reason="",
+            updated_at=now,
+        )
+        Campaign.objects.filter(pk=campaign.pk).update(dispatched_at=now)
+    for claim in claimed:
+        logger.info(
+            "campaign %s: claimed contact %s, attempt %s", campaign.pk, claim.contact.pk, claim.contact.attempts
+        )
+    return claimed
+
+
+def _dial_batch(claims: list[_Claim], *, sleep: Callable[[float], None], report: DispatchReport) -> None:
+    """Dial each claimed contact at a slot of its account's pace."""
+    for claim in claims:
+        while claim.account is not None:
+            slot, wait = _take_slot(claim.account)
+            if slot is not None:
+                sleep(max((slot - timezone.now()).total_seconds(), 0.0))
+                break
+            if wait is None:
+                break  # no rate limit
+            sleep(max((wait - timezone.now()).total_seconds(), 0.0))
+        _dial(claim, report=report)
 
 
 def _in_window(campaign: Campaign, contact: CampaignContact, now: datetime, *, report: DispatchReport) -> bool:
@@ -245,14 +296,14 @@ def _take_slot(account: TelephonyAccount) -> tuple[datetime | None, datetime | N
     if not per_second:
         return None, None
     interval = timedelta(seconds=(1 + settings.CAMPAIGN_PACE_MARGIN) / per_second)
-    now = timezone.now()
-    DialPace.objects.get_or_create(telephony_account_id=account.pk, defaults={"next_slot_at": now})
-    pace = DialPace.objects.select_for_update().get(telephony_account_id=account.pk)
-    if pace.next_slot_at - now > SLOT_HORIZON:
-        return None, pace.next_slot_at - SLOT_HORIZON
-    slot = max(pace.next_slot_at, now)
-    pace.next_slot_at = slot + interval
-    pace.save(update_fields=["next_slot_at"])
+    with transaction.atomic():
+        pace = DialPace.objects.select_for_update().get(telephony_account_id=account.pk)
+        now = timezone.now()
+        if pace.next_slot_at - now > SLOT_HORIZON:
+            return None, pace.next_slot_at - SLOT_HORIZON
+        slot = max(pace.next_slot_at, now)
+        pace.next_slot_at = slot + interval
+        pace.save(update_fields=["next_slot_at"])
     return slot, None
 
 
