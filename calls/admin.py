@@ -44,6 +44,8 @@ CALL_FIELDS = (
     "telephony_account",
     "assistant",
     "flow",
+    "campaign_id",
+    "dispatch_key",
     "welcome_message",
     "agenda",
     "variables",
