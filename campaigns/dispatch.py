@@ -102,13 +102,20 @@ def campaigns_dispatch(
     campaigns_reconcile(report=report)
     reconciled_at = clock.monotonic()
     accounts: dict[tuple[int, str], TelephonyAccount | None] = {}
+    # Organizations at their live-call limit, until when: their campaigns wait rather than claim for nothing.
+    full: dict[int, datetime] = {}
     while True:
         progressed = False
         waits: list[datetime] = []
         for campaign in _dispatchable():
+            if campaign.organization_id in full and full[campaign.organization_id] > timezone.now():
+                waits.append(full[campaign.organization_id])
+                continue
             outcome = _claim(campaign, accounts=accounts, report=report)
             if isinstance(outcome, list):
-                _dial_batch(outcome, sleep=sleep, report=report)
+                blocked_until = _dial_batch(outcome, sleep=sleep, report=report)
+                if blocked_until is not None:
+                    full[campaign.organization_id] = blocked_until
                 progressed = True
                 break  # the campaigns' order has changed: this one goes to the back
             if isinstance(outcome, _Wait):
@@ -252,9 +259,10 @@ def _claim(
     return claimed
 
 
-def _dial_batch(claims: list[_Claim], *, sleep: Callable[[float], None], report: DispatchReport) -> None:
-    """Dial each claimed contact at a slot of its account's pace."""
-    for claim in claims:
+def _dial_batch(claims: list[_Claim], *, sleep: Callable[[float], None], report: DispatchReport) -> datetime | None:
+    """Dial each claimed contact at a slot of its account's pace. Should the organization be at its live-call limit,
+    the rest go back in line too, and the answer is until when (else None)."""
+    for index, claim in enumerate(claims):
         while claim.account is not None:
             slot, wait = _take_slot(claim.account)
             if slot is not None:
@@ -263,7 +271,13 @@ def _dial_batch(claims: list[_Claim], *, sleep: Callable[[float], None], report:
             if wait is None:
                 break  # no rate limit
             sleep(max((wait - timezone.now()).total_seconds(), 0.0))
-        _dial(claim, report=report)
+        blocked = _dial(claim, report=report)
+        if blocked is not None:
+            for rest in claims[index + 1 :]:
+                _put_back(rest.contact, delay=blocked)
+                report.put_back += 1
+            return timezone.now() + blocked
+    return None
 
 
 def _in_window(campaign: Campaign, contact: CampaignContact, now: datetime, *, report: DispatchReport) -> bool:
@@ -323,8 +337,9 @@ def _call_request(claim: _Claim) -> dict[str, Any]:
     return request
 
 
-def _dial(claim: _Claim, *, report: DispatchReport) -> None:
-    """Place the claimed attempt through initiate, and record what became of it."""
+def _dial(claim: _Claim, *, report: DispatchReport) -> timedelta | None:
+    """Place the claimed attempt through initiate, and record what became of it. Returns how long to wait when the
+    organization is at its live-call limit (None otherwise)."""
     contact, campaign = claim.contact, claim.campaign
     key = dispatch_key(contact.pk, contact.attempts)
     try:
@@ -334,7 +349,7 @@ def _dial(claim: _Claim, *, report: DispatchReport) -> None:
     except DispatchKeyTaken as exc:
         # Another dispatcher recorded this very attempt (this one's lease had passed): follow its call.
         _link(contact, call_id=exc.extra["call_id"])
-        return
+        return None
     except TooManyRequests as exc:
         # A limit of the organization (live calls) or the account (a call placed through the API took the slot):
         # nothing was recorded, so the attempt is not consumed.
@@ -342,12 +357,12 @@ def _dial(claim: _Claim, *, report: DispatchReport) -> None:
         delay = RATE_RETRY if limit == "calls_per_second" else timedelta(seconds=exc.retry_after or 1)
         _put_back(contact, delay=delay)
         report.put_back += 1
-        return
+        return delay if limit == "max_concurrent_calls" else None
     except (Forbidden, InvalidInput) as exc:
         # This contact can never be called as it is (suppressed, refused by policy, a template variable missing).
         _finish(contact, State.SKIPPED, exc.detail, attempts=contact.attempts - 1, only_dialling=True)
         report.skipped += 1
-        return
+        return None
     except (NotFound, Conflict) as exc:
         # The campaign's own setup is broken (a number or assistant gone or inactive): pause it for a person to fix.
         _put_back(contact, delay=timedelta(0))
@@ -355,7 +370,7 @@ def _dial(claim: _Claim, *, report: DispatchReport) -> None:
             status=Campaign.Status.PAUSED, paused_reason=exc.detail[:500], updated_at=timezone.now()
         )
         logger.warning("campaign %s paused: %s", campaign.pk, exc.detail)
-        return
+        return None
     except ServiceError as exc:
         # The call is recorded (the provider refused it, or did not answer: its webhook will tell): follow it.
         call_id = exc.extra.get("call_id") or Call.objects.filter(dispatch_key=key).values_list("pk", flat=True).first()
@@ -364,9 +379,10 @@ def _dial(claim: _Claim, *, report: DispatchReport) -> None:
             report.dialled += 1
         else:
             logger.warning("campaign %s contact %s: %s", campaign.pk, contact.pk, exc.detail)
-        return
+        return None
     _link(contact, call_id=call.pk)
     report.dialled += 1
+    return None
 
 
 def _link(contact: CampaignContact, *, call_id: int) -> None:
