@@ -6,13 +6,15 @@ calls.services.call_initiate); everything here only writes the campaign and its 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from django.db import IntegrityError, transaction
+import phonenumbers
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -462,26 +464,28 @@ def campaign_contacts_import(*, campaign: Campaign, rows: Sequence[ContactRow]) 
         if locked.status not in IMPORTABLE:
             raise _status_conflict(locked, "given contacts", IMPORTABLE)
         first_line = (locked.contacts.aggregate(last=Max("line"))["last"] or 0) + 1
-        contacts = []
+        now = timezone.now()
+        contacts: list[dict[str, Any]] = []
         for position, (row, number, zone) in enumerate(accepted):
             is_suppressed = number in suppressed
             contacts.append(
-                CampaignContact(
-                    campaign=locked,
-                    line=first_line + position,
-                    phone_number=number,
-                    timezone=zone,
-                    variables=dict(row.variables or {}),
-                    metadata=dict(row.metadata or {}),
-                    state=CampaignContact.State.SKIPPED if is_suppressed else CampaignContact.State.PENDING,
-                    reason=SUPPRESSED_REASON if is_suppressed else "",
-                )
+                {
+                    "campaign_id": locked.pk,
+                    "line": first_line + position,
+                    "phone_number": number,
+                    "timezone": zone,
+                    "variables": dict(row.variables or {}),
+                    "metadata": dict(row.metadata or {}),
+                    "state": CampaignContact.State.SKIPPED if is_suppressed else CampaignContact.State.PENDING,
+                    "reason": SUPPRESSED_REASON if is_suppressed else "",
+                    "updated_at": now,
+                }
             )
             if is_suppressed:
                 report.skipped.append(RowOutcome(line=row.line, phone_number=number, reason=SUPPRESSED_REASON))
         try:
             with transaction.atomic():
-                CampaignContact.objects.bulk_create(contacts, batch_size=2000)
+                _contacts_insert(contacts)
         except IntegrityError:
             # Another import of the same numbers committed between the check and this write.
             raise Conflict("Another import added some of these numbers meanwhile: send the request again.") from None
@@ -489,6 +493,45 @@ def campaign_contacts_import(*, campaign: Campaign, rows: Sequence[ContactRow]) 
         report.pending = len(contacts) - len(report.skipped)
         report.total_contacts = first_line - 1 + len(contacts)
     return report
+
+
+def _contacts_insert(contacts: list[dict[str, Any]]) -> None:
+    """Insert these contacts (attribute: value; every other field its default) in one statement.
+
+    On PostgreSQL with COPY: bulk_create builds and adapts a model per row, a quarter of a 10,000-row import's time.
+    """
+    if not contacts:
+        return
+    # A field with a database default is left to the database.
+    fields = [
+        field
+        for field in CampaignContact._meta.concrete_fields
+        if not field.primary_key and field.db_default is models.NOT_PROVIDED
+    ]
+    if connection.vendor != "postgresql":
+        CampaignContact.objects.bulk_create([CampaignContact(**values) for values in contacts], batch_size=2000)
+        return
+    given = set(contacts[0])
+    defaults = {
+        field.attname: field.get_db_prep_save(field.get_default(), connection)
+        for field in fields
+        if field.attname not in given
+    }
+    json_columns = {field.attname for field in fields if isinstance(field, models.JSONField)}
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    table = connection.ops.quote_name(CampaignContact._meta.db_table)
+    names = [field.attname for field in fields]
+    # The statement names only our own table and columns; every value travels in COPY's data stream.
+    with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        for values in contacts:
+            copy.write_row(
+                [
+                    (json.dumps(values[name]) if name in json_columns else values[name])
+                    if name in values
+                    else defaults[name]
+                    for name in names
+                ]
+            )
 
 
 def _row_problem(
@@ -512,14 +555,17 @@ def _row_problem(
         return f"duplicate of line {seen[number]}", number
     if number in campaign.from_numbers:
         return "is one of the campaign's own numbers", number
-    refusal = destination_refusal(organization=organization, to_number=number)
+    # Parsed and typed once for the policy and the zones: each costs as much as the rest of a row's checks.
+    parsed = phonenumbers.parse(number, None)
+    kind = phonenumbers.number_type(parsed)
+    refusal = destination_refusal(organization=organization, to_number=number, parsed=parsed, number_type=kind)
     if refusal:
         return refusal, number
     zone_name = row.timezone
     if zone_name is not None and not isinstance(zone_name, str):
         return "timezone must be a string (an IANA name, e.g. America/New_York)", number
     try:
-        zones: list[ZoneInfo] = contact_zones(number, zone_name or "")
+        zones: list[ZoneInfo] = contact_zones(number, zone_name or "", parsed=parsed, number_type=kind)
     except InvalidTimezone as exc:
         return str(exc), number
     if not zones:
@@ -536,10 +582,10 @@ def _row_problem(
     problems = variables_errors(variables)
     if problems:
         return f"variables: {problems[0]}", number
-    metadata = {} if row.metadata is None else row.metadata
-    problems = metadata_errors(metadata)
-    if problems:
-        return f"metadata: {problems[0]}", number
+    if row.metadata:
+        problems = metadata_errors(row.metadata)
+        if problems:
+            return f"metadata: {problems[0]}", number
     problem = _template_problem(templates, variables)
     if problem:
         return problem, number

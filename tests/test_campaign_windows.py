@@ -4,7 +4,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
+import phonenumbers
 import pytest
+from phonenumbers.timezone import time_zones_for_number
 
 from campaigns.windows import InvalidTimezone, contact_zones, next_window_opening, window_open
 
@@ -32,6 +34,15 @@ def test_contact_zones_come_from_the_number_without_one() -> None:
 def test_contact_zones_of_a_toll_free_number_are_all_of_north_america() -> None:
     zones = contact_zones("+18005550100")
     assert {NEW_YORK, LOS_ANGELES, ZoneInfo("Pacific/Honolulu")} <= set(zones)
+
+
+@pytest.mark.parametrize(
+    "number", ["+14155550100", "+18005550100", "+33612345678", "+79001234567", "+442079460000", "+61491570006"]
+)
+def test_contact_zones_are_libphonenumbers(number: str) -> None:
+    expected = sorted(set(time_zones_for_number(phonenumbers.parse(number))) - {"Etc/Unknown"})
+
+    assert [zone.key for zone in contact_zones(number)] == expected
 
 
 @pytest.mark.parametrize("name", ["Mars/Olympus", "localtime", "../../etc/passwd", "UTC\x00", "x" * 500])
