@@ -68,6 +68,17 @@ CAMPAIGN_EXAMPLE: dict[str, Any] = {
     "updated_at": "2026-12-01T08:00:02.110000Z",
     "progress": PROGRESS_EXAMPLE,
 }
+CONTACTS_EXAMPLE = {
+    "contacts": [
+        {"phone_number": TO, "variables": {"first_name": "Ann", "day": "Friday"}},
+        {
+            "phone_number": "+33612345678",
+            "timezone": "Europe/Paris",
+            "variables": {"first_name": "Luc", "day": "Monday"},
+            "metadata": {"crm_id": "lead-43"},
+        },
+    ]
+}
 CREATE_EXAMPLE = {
     "name": "December reminders",
     "from_numbers": [FROM, "+14155550101"],
@@ -293,25 +304,6 @@ class ContactListField(serializers.ListField):
     """Each item is judged by the import, so that a bad one is reported with its line, not as a 400 of the list."""
 
 
-@extend_schema_serializer(
-    examples=[
-        OpenApiExample(
-            "Two contacts",
-            value={
-                "contacts": [
-                    {"phone_number": TO, "variables": {"first_name": "Ann", "day": "Friday"}},
-                    {
-                        "phone_number": "+33612345678",
-                        "timezone": "Europe/Paris",
-                        "variables": {"first_name": "Luc", "day": "Monday"},
-                        "metadata": {"crm_id": "lead-43"},
-                    },
-                ]
-            },
-            request_only=True,
-        )
-    ]
-)
 class ContactsImportInput(StrictInputSerializer):
     contacts = ContactListField(
         child=serializers.JSONField(),
@@ -328,26 +320,27 @@ class ContactsUploadInput(serializers.Serializer[Any]):
     )
 
 
+IMPORT_OUTPUT_EXAMPLES = [
+    OpenApiExample(
+        "Imported, one number suppressed",
+        value={
+            "imported": 2,
+            "pending": 1,
+            "skipped": [{"line": 2, "phone_number": "+33612345678", "reason": "suppressed"}],
+            "total_contacts": 2,
+        },
+        response_only=True,
+        status_codes=["201"],
+    )
+]
+
+
 class RowOutput(serializers.Serializer[Any]):
     line = serializers.IntegerField(help_text="JSON: the position in `contacts` (1 = first); CSV: the file's line.")
     phone_number = serializers.CharField(help_text="E.164 when it is a number; else as given.")
     reason = serializers.CharField()
 
 
-@extend_schema_serializer(
-    examples=[
-        OpenApiExample(
-            "Imported, one number suppressed",
-            value={
-                "imported": 2,
-                "pending": 1,
-                "skipped": [{"line": 2, "phone_number": "+33612345678", "reason": "suppressed"}],
-                "total_contacts": 2,
-            },
-            response_only=True,
-        )
-    ]
-)
 class ImportOutput(serializers.Serializer[Any]):
     imported = serializers.IntegerField(help_text="Contacts added by this request.")
     pending = serializers.IntegerField(help_text="Of those, to be called.")

@@ -23,6 +23,8 @@ from campaigns.imports import csv_rows, json_rows
 from campaigns.models import Campaign
 from campaigns.selectors import campaign_contacts, campaign_get, campaign_list
 from campaigns.serializers import (
+    CONTACTS_EXAMPLE,
+    IMPORT_OUTPUT_EXAMPLES,
     CampaignCreateInput,
     CampaignListParams,
     CampaignOutput,
@@ -228,7 +230,11 @@ class CampaignContactsApi(OrganizationAPIView):
             "text/csv": OpenApiTypes.STR,
             "multipart/form-data": ContactsUploadInput,
         },
-        examples=[OpenApiExample("A CSV body", value=CSV_UPLOAD_EXAMPLE, request_only=True, media_type="text/csv")],
+        examples=[
+            OpenApiExample("Two contacts", value=CONTACTS_EXAMPLE, request_only=True, media_type="application/json"),
+            OpenApiExample("A CSV body", value=CSV_UPLOAD_EXAMPLE, request_only=True, media_type="text/csv"),
+            *IMPORT_OUTPUT_EXAMPLES,
+        ],
         responses={201: ImportOutput, 400: REFUSED, 409: CONFLICT, 415: ErrorSerializer},
     )
     def post(self, request: Request, campaign_id: int) -> Response:
