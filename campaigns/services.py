@@ -71,7 +71,7 @@ SETTINGS: Final = (
 # --- settings ------------------------------------------------------------------------------------------------------
 
 
-def _settings_errors(*, organization: Organization, values: Mapping[str, Any]) -> dict[str, list[str]]:
+def campaign_settings_errors(*, organization: Organization, values: Mapping[str, Any]) -> dict[str, list[str]]:
     """What is wrong with a campaign's settings as a whole (each field's type and range are the serializer's)."""
     errors: dict[str, list[str]] = {}
     numbers = values["from_numbers"]
@@ -184,7 +184,7 @@ def campaign_create(*, organization: Organization, **values: Any) -> Campaign:
     """A draft campaign; InvalidInput naming every field that is wrong."""
     campaign = Campaign(organization=organization)
     merged = {**_current(campaign), **values}
-    errors = _settings_errors(organization=organization, values=merged)
+    errors = campaign_settings_errors(organization=organization, values=merged)
     if errors:
         raise InvalidInput("Invalid request.", errors=errors)
     _apply(campaign, merged)
@@ -199,7 +199,7 @@ def campaign_update(*, campaign: Campaign, **values: Any) -> Campaign:
         if locked.status not in EDITABLE:
             raise _status_conflict(locked, "changed", EDITABLE)
         merged = {**_current(locked), **values}
-        errors = _settings_errors(organization=locked.organization, values=merged)
+        errors = campaign_settings_errors(organization=locked.organization, values=merged)
         if errors:
             raise InvalidInput("Invalid request.", errors=errors)
         _apply(locked, merged)
@@ -244,7 +244,9 @@ def campaign_start(*, campaign: Campaign) -> Campaign:
                 extra={"campaign_id": locked.pk, "status": locked.status},
             )
         # Its numbers and assistant may have changed since it was created: what would fail every call fails here.
-        errors = _settings_errors(organization=locked.organization, values={**_current(locked), "ends_at": None})
+        errors = campaign_settings_errors(
+            organization=locked.organization, values={**_current(locked), "ends_at": None}
+        )
         errors = {name: problems for name, problems in errors.items() if name in ("from_numbers", "assistant_id")}
         if errors:
             raise Conflict(
