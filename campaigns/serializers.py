@@ -96,6 +96,14 @@ CREATE_EXAMPLE = {
 }
 
 
+@extend_schema_field({"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$", "example": "09:00"})
+class LocalTimeField(serializers.TimeField):
+    """A local time of day, `HH:MM` (seconds accepted on input); answered as `HH:MM`."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(format="%H:%M", input_formats=["%H:%M", "%H:%M:%S"], **kwargs)
+
+
 class FromNumbersField(serializers.ListField):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(
@@ -154,12 +162,9 @@ class CampaignSettingsInput(StrictInputSerializer):
         required=False,
         help_text=f"Days of the week calls may be placed, 0 = Monday ... 6 = Sunday. {WINDOW_HELP}",
     )
-    window_start = serializers.TimeField(
-        required=False, format="%H:%M", help_text=f"Local time, e.g. 09:00. {WINDOW_HELP}"
-    )
-    window_end = serializers.TimeField(
+    window_start = LocalTimeField(required=False, help_text=f"Local time, e.g. 09:00. {WINDOW_HELP}")
+    window_end = LocalTimeField(
         required=False,
-        format="%H:%M",
         help_text=f"Local time, after window_start (exclusive), e.g. 20:00. {WINDOW_HELP}",
     )
     max_concurrent_calls = StrictIntegerField(
@@ -243,8 +248,8 @@ class ProgressOutput(serializers.Serializer[Any]):
 @extend_schema_serializer(examples=[OpenApiExample("Running", value=CAMPAIGN_EXAMPLE, response_only=True)])
 class CampaignOutput(serializers.ModelSerializer[Campaign]):
     from_numbers = serializers.ListField(child=PhoneNumberOutputField())
-    window_start = serializers.TimeField(format="%H:%M")
-    window_end = serializers.TimeField(format="%H:%M")
+    window_start = LocalTimeField()
+    window_end = LocalTimeField()
     window_days = serializers.ListField(child=serializers.IntegerField())
     retry_on = serializers.ListField(child=serializers.ChoiceField(choices=list(RETRY_OUTCOMES)))
     call_options = serializers.DictField()

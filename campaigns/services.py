@@ -36,6 +36,8 @@ MAX_ATTEMPTS: Final = 10
 RETRY_DELAY_RANGE: Final = (60, 7 * 24 * 3600)  # a minute to a week
 RETRY_OUTCOMES: Final = ("busy", "no-answer", "failed")
 MAX_CONTACTS_PER_REQUEST: Final = 10_000
+# Dates beyond are typos, and near year 9999 the window's arithmetic would overflow.
+LATEST_YEAR: Final = 2100
 SUPPRESSED_REASON: Final = "suppressed"
 CANCELED_REASON: Final = "canceled"
 CALL_OPTIONS: Final = frozenset(
@@ -98,7 +100,10 @@ def campaign_settings_errors(*, organization: Organization, values: Mapping[str,
     if options_problems:
         errors["call_options"] = options_problems
     starts_at, ends_at = values["starts_at"], values["ends_at"]
-    if ends_at is not None:
+    for name, moment in (("starts_at", starts_at), ("ends_at", ends_at)):
+        if moment is not None and moment.year >= LATEST_YEAR:
+            errors[name] = [f"Must be before {LATEST_YEAR}."]
+    if ends_at is not None and "ends_at" not in errors:
         if starts_at is not None and ends_at <= starts_at:
             errors["ends_at"] = ["Must be after starts_at."]
         elif ends_at <= timezone.now():

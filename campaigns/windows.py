@@ -124,6 +124,13 @@ def next_window_opening(
         return None
     # The intersection of the zones' windows opens either now or when one zone's window opens: those are the only
     # instants to try.
+    try:
+        return _next_opening(window, zones, after, before)
+    except OverflowError:
+        return None  # near the end of the calendar (year 9999): no opening that can be written down
+
+
+def _next_opening(window: Window, zones: list[ZoneInfo], after: datetime, before: datetime | None) -> datetime | None:
     candidates = {after}
     for zone in zones:
         first_day: date = after.astimezone(zone).date() - timedelta(days=1)

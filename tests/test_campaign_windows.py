@@ -120,3 +120,7 @@ def test_next_opening_of_a_sunday_only_window() -> None:
     window = Window(window_days=[6], window_start=time(10, 0), window_end=time(12, 0))
     after = datetime(2026, 11, 30, 0, 0, tzinfo=UTC)  # a Monday
     assert next_window_opening(window, [NEW_YORK], after) == datetime(2026, 12, 6, 15, 0, tzinfo=UTC)
+
+
+def test_next_opening_at_the_end_of_the_calendar_is_none() -> None:
+    assert next_window_opening(Window(), [NEW_YORK], datetime(9999, 12, 31, 12, tzinfo=UTC)) is None

@@ -109,6 +109,8 @@ def test_create_stores_a_draft_with_every_setting(api: Any, number: Any) -> None
         ({"retry_delay_seconds": 10**8}, "retry_delay_seconds"),
         ({"starts_at": "2030-01-02T00:00:00Z", "ends_at": "2030-01-01T00:00:00Z"}, "ends_at"),
         ({"ends_at": "2001-01-01T00:00:00Z"}, "ends_at"),
+        ({"starts_at": "9999-12-31T23:00:00Z"}, "starts_at"),
+        ({"window_start": "09:00:00+02:00"}, "window_start"),
         ({"call_options": {"record": "yes"}}, "call_options"),
         ({"call_options": {"dial_anything": 1}}, "call_options"),
         ({"name": ""}, "name"),
