@@ -650,3 +650,19 @@ def test_results_csv_neutralizes_formulas(api: Any, organization: Any, number: A
     response = api.get(f"{BASE}/{created['id']}/results.csv")
 
     assert "'=HYPERLINK(1)" in b"".join(response.streaming_content).decode()
+
+
+def test_an_import_costs_the_same_queries_for_10_rows_as_for_300(api: Any, campaign: dict[str, Any]) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries(first: int, count: int) -> int:
+        rows = [contact(f"+1212555{n:04d}") for n in range(first, first + count)]
+        with CaptureQueriesContext(connection) as captured:
+            assert import_json(api, campaign["id"], rows).status_code == 201
+        # The insert itself is one COPY on PostgreSQL; SQLite's bulk insert takes a statement per hundred rows.
+        return sum(not q["sql"].startswith('INSERT INTO "campaigns_campaigncontact"') for q in captured)
+
+    assert queries(0, 10) == queries(10, 300)
+    assert CampaignContact.objects.count() == 310
+    assert list(CampaignContact.objects.order_by("line").values_list("line", flat=True)) == list(range(1, 311))
