@@ -24,6 +24,7 @@ RESOURCE_TAGS = {
     "calls": "Calls",
     "assistants": "Assistants",
     "flows": "Conversation flows",
+    "campaigns": "Campaigns",
     "phone_numbers": "Phone numbers",
     "phone_number_import": "Phone numbers",
     "telephony_accounts": "Telephony accounts",
@@ -38,6 +39,7 @@ TAG_DESCRIPTIONS = {
     "Calls": "Place, check, list, export, read, hang up and cancel outbound calls; a call's provider events.",
     "Assistants": "Who speaks on a call: greeting, maximum length, and the voice engine's settings.",
     "Conversation flows": "Scripted conversations on top of a base assistant.",
+    "Campaigns": "Batches of outbound calls: contacts, each callee's calling hours, retries, progress, results.",
     "Phone numbers": "The organization's numbers, each on a telephony account, answered by an assistant or a flow.",
     "Telephony accounts": "Provider accounts (Twilio, Telnyx, Vonage, sandbox); credentials are write-only.",
     "API keys": "Keys for machines, each with a role; the raw key is shown once.",
@@ -94,7 +96,20 @@ ErrorSerializer = inline_serializer(
             help_text="When a call was recorded (a provider's refusal, time-out or rate limit), or "
             "on a 409 from cancel: the call.",
         ),
-        "status": serializers.CharField(required=False, help_text="With `call_id`: the call's status now."),
+        "status": serializers.CharField(
+            required=False, help_text="With `call_id`: the call's status now; with `campaign_id`: the campaign's."
+        ),
+        "campaign_id": serializers.IntegerField(
+            required=False, help_text="On a 409 from a campaign's action: the campaign (`status` is its status)."
+        ),
+        "refused_count": serializers.IntegerField(
+            required=False, help_text="On a 400 from a contacts import: how many rows are refused."
+        ),
+        "refused": serializers.ListField(
+            child=serializers.DictField(),
+            required=False,
+            help_text="On a 400 from a contacts import: each refused row, with its `line`, `phone_number`, `reason`.",
+        ),
         "provider": serializers.CharField(required=False, help_text="With a provider's error: the provider."),
         "provider_code": serializers.CharField(
             required=False, allow_null=True, help_text="With a provider's error: its own error code, if it gave one."

@@ -4,7 +4,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
+import phonenumbers
 import pytest
+from phonenumbers.timezone import time_zones_for_number
 
 from campaigns.windows import InvalidTimezone, contact_zones, next_window_opening, window_open
 
@@ -32,6 +34,15 @@ def test_contact_zones_come_from_the_number_without_one() -> None:
 def test_contact_zones_of_a_toll_free_number_are_all_of_north_america() -> None:
     zones = contact_zones("+18005550100")
     assert {NEW_YORK, LOS_ANGELES, ZoneInfo("Pacific/Honolulu")} <= set(zones)
+
+
+@pytest.mark.parametrize(
+    "number", ["+14155550100", "+18005550100", "+33612345678", "+79001234567", "+442079460000", "+61491570006"]
+)
+def test_contact_zones_are_libphonenumbers(number: str) -> None:
+    expected = sorted(set(time_zones_for_number(phonenumbers.parse(number))) - {"Etc/Unknown"})
+
+    assert [zone.key for zone in contact_zones(number)] == expected
 
 
 @pytest.mark.parametrize("name", ["Mars/Olympus", "localtime", "../../etc/passwd", "UTC\x00", "x" * 500])
@@ -109,3 +120,7 @@ def test_next_opening_of_a_sunday_only_window() -> None:
     window = Window(window_days=[6], window_start=time(10, 0), window_end=time(12, 0))
     after = datetime(2026, 11, 30, 0, 0, tzinfo=UTC)  # a Monday
     assert next_window_opening(window, [NEW_YORK], after) == datetime(2026, 12, 6, 15, 0, tzinfo=UTC)
+
+
+def test_next_opening_at_the_end_of_the_calendar_is_none() -> None:
+    assert next_window_opening(Window(), [NEW_YORK], datetime(9999, 12, 31, 12, tzinfo=UTC)) is None

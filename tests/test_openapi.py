@@ -46,6 +46,14 @@ CONTRACT_PATHS = {
     "/api/v1/webhooks/{endpoint_id}/deliveries": {"get"},
     "/api/v1/webhooks/{endpoint_id}/deliveries/{delivery_id}/redeliver": {"post"},
     "/api/v1/events/{event_id}": {"get"},
+    "/api/v1/campaigns": {"get", "post"},
+    "/api/v1/campaigns/{campaign_id}": {"get", "patch", "delete"},
+    "/api/v1/campaigns/{campaign_id}/contacts": {"get", "post"},
+    "/api/v1/campaigns/{campaign_id}/start": {"post"},
+    "/api/v1/campaigns/{campaign_id}/pause": {"post"},
+    "/api/v1/campaigns/{campaign_id}/resume": {"post"},
+    "/api/v1/campaigns/{campaign_id}/cancel": {"post"},
+    "/api/v1/campaigns/{campaign_id}/results.csv": {"get"},
 }
 
 

@@ -11,6 +11,7 @@ from django.db import transaction
 from assistants.models import Assistant, ConversationFlow, PhoneNumber
 from burki.models import ApiKey
 from calls.models import Call
+from campaigns.models import Campaign, CampaignContact
 from telephony.backends import sandbox
 from telephony.models import TelephonyAccount
 from tests.factories import (
@@ -34,6 +35,7 @@ LIST_ENDPOINTS = [
     "/api/v1/telephony/accounts",
     "/api/v1/api-keys",
     "/api/v1/webhooks",
+    "/api/v1/campaigns",
 ]
 # Not a JSON list, but the same call log: the whole of it, streamed.
 EXPORT_URL = "/api/v1/calls/export"
@@ -64,7 +66,14 @@ def theirs() -> dict[str, Any]:
     )[0]
     with transaction.atomic():
         event = event_emit(organization_id=other.pk, type="call.ended", subject="call:0", data={"name": MARKER})
+    campaign = Campaign.objects.create(
+        organization=other, name=f"{MARKER} campaign", from_numbers=[number.phone_number], status="running"
+    )
+    CampaignContact.objects.create(
+        campaign=campaign, line=1, phone_number="+14155550178", variables={"name": MARKER}, last_call=call
+    )
     return {
+        "campaign": campaign,
         "call": call,
         "assistant": flow.base_assistant,
         "flow": flow,
@@ -107,13 +116,38 @@ def object_urls(theirs: dict[str, Any]) -> list[tuple[str, str]]:
         ("get", f"/api/v1/webhooks/{theirs['endpoint'].pk}/deliveries"),
         ("post", f"/api/v1/webhooks/{theirs['endpoint'].pk}/deliveries/{theirs['delivery'].pk}/redeliver"),
         ("get", f"/api/v1/events/{theirs['event'].uid}"),
+        *[
+            (method, f"/api/v1/campaigns/{theirs['campaign'].pk}{suffix}")
+            for method, suffix in (
+                ("get", ""),
+                ("patch", ""),
+                ("delete", ""),
+                ("get", "/contacts"),
+                ("post", "/contacts"),
+                ("post", "/start"),
+                ("post", "/pause"),
+                ("post", "/resume"),
+                ("post", "/cancel"),
+                ("get", "/results.csv"),
+            )
+        ],
     ]
 
 
 def snapshot() -> list[Any]:
     tables = [
         list(model.objects.order_by("pk").values())
-        for model in (Call, Assistant, ConversationFlow, PhoneNumber, TelephonyAccount, Delivery, Event)
+        for model in (
+            Call,
+            Assistant,
+            ConversationFlow,
+            PhoneNumber,
+            TelephonyAccount,
+            Delivery,
+            Event,
+            Campaign,
+            CampaignContact,
+        )
     ]
     # The endpoint's secrets field is ciphertext that changes on every save: compare what it decrypts to.
     tables.append([(e.pk, e.url, e.enabled, e.secrets) for e in WebhookEndpoint.objects.order_by("pk")])
