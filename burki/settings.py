@@ -134,7 +134,14 @@ LOGIN_RATE_PER_USERNAME = env.str("LOGIN_RATE_PER_USERNAME", default="10/hour")
 
 # The login throttles count here. Local memory (the default) is per process: with several server processes, set
 # CACHE_URL to a shared cache (redis://host:6379/1) or each process allows the full count.
-CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+CACHES = {
+    "default": env.cache_url("CACHE_URL", default="locmemcache://"),
+    # API keys and numbers' configuration, each entry checked against its organization's configuration version in
+    # the database on every use (burki.config): local memory is right for it, a shared cache only shares the fills.
+    "config": env.cache_url("CONFIG_CACHE_URL", default="locmemcache://burki-config"),
+}
+# Off: every request reads API keys and numbers from the database (burki.config).
+CONFIG_CACHE = env.bool("CONFIG_CACHE", default=True)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -15,7 +15,6 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, F, Value, When
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from assistants.models import Assistant, ConversationFlow, PhoneNumber
@@ -34,6 +33,7 @@ from calls.lifecycle import (
 )
 from calls.models import Call
 from calls.options import MAX_DURATION_RANGE, RING_TIMEOUT_RANGE
+from calls.placement import call_insert_within_limits
 from calls.policy import destination_refusal, special_destination_refusal
 from calls.streams import stream_parameters
 from calls.templating import MAX_AGENDA, MAX_VOICEMAIL_MESSAGE, MAX_WELCOME_MESSAGE, render, variables_errors
@@ -187,8 +187,14 @@ def _options_errors(request: CallRequest) -> dict[str, list[str]]:
     return errors
 
 
-def call_plan(*, organization: Organization, **request: Unpack[CallRequest]) -> CallPlan:
-    """Check everything a call needs (numbers, ownership, assistant, templates) without recording or dialling."""
+def call_plan(
+    *, organization: Organization, config_version: int | None = None, **request: Unpack[CallRequest]
+) -> CallPlan:
+    """Check everything a call needs (numbers, ownership, assistant, templates) without recording or dialling.
+
+    `config_version`: the organization's configuration version read at the start of the request (burki.config), when
+    the caller knows it: the number's configuration may then come from the cache.
+    """
     from_e164, to_e164 = _normalized_numbers(request["from_number"], request["to_number"])
     assistant_id = request.get("assistant_id")
     welcome_message = request.get("welcome_message")
@@ -205,7 +211,7 @@ def call_plan(*, organization: Organization, **request: Unpack[CallRequest]) -> 
     if option_errors:
         raise InvalidInput("Invalid request.", errors=option_errors)
 
-    number = phone_number_get_active(organization=organization, number=from_e164)
+    number = phone_number_get_active(organization=organization, number=from_e164, config_version=config_version)
     if number is None:
         raise NotFound(f"No phone number {from_e164} in your organization.")
     refusal = destination_refusal(organization=organization, to_number=to_e164)
@@ -293,38 +299,42 @@ def call_initiate(
     *,
     organization: Organization,
     sandbox_autoplay: bool = True,
+    config_version: int | None = None,
     **request: Unpack[CallRequest],
 ) -> Call:
     """Record the call, then ask its provider to dial. A sandbox call then plays its lifecycle by itself (through
     the worker) unless the backend's AUTOPLAY or `sandbox_autoplay` says otherwise (`place_test_call --simulate`
     plays it itself).
     """
-    plan = call_plan(organization=organization, **request)
+    plan = call_plan(organization=organization, config_version=config_version, **request)
     account = plan.number.telephony_account
-    # Committed before the provider is asked: whatever happens next, the call is on record.
-    with transaction.atomic():
-        _check_capacity(organization=organization, account=account, lock=True)
-        call = Call.objects.create(
-            organization=organization,
-            assistant=plan.assistant,
-            flow=plan.flow,
-            phone_number=plan.number,
-            telephony_account=account,
-            from_number=plan.from_number,
-            to_number=plan.to_number,
-            provider=account.provider,
-            status=CallStatus.QUEUED,
-            welcome_message=plan.welcome_message,
-            agenda=plan.agenda,
-            variables=plan.variables,
-            metadata=plan.metadata,
-            machine_detection=plan.machine_detection,
-            voicemail_message=plan.voicemail_message,
-            record=plan.record,
-            max_duration_seconds=plan.max_duration_seconds,
-            ring_timeout_seconds=plan.ring_timeout_seconds,
-        )
-        call_event_emit(call=call, type=CALL_INITIATED)
+    call = Call(
+        organization=organization,
+        assistant=plan.assistant,
+        flow=plan.flow,
+        phone_number=plan.number,
+        telephony_account=account,
+        from_number=plan.from_number,
+        to_number=plan.to_number,
+        provider=account.provider,
+        status=CallStatus.QUEUED,
+        welcome_message=plan.welcome_message,
+        agenda=plan.agenda,
+        variables=plan.variables,
+        metadata=plan.metadata,
+        machine_detection=plan.machine_detection,
+        voicemail_message=plan.voicemail_message,
+        record=plan.record,
+        max_duration_seconds=plan.max_duration_seconds,
+        ring_timeout_seconds=plan.ring_timeout_seconds,
+    )
+    # Committed before the provider is asked: whatever happens next, the call is on record. In one round trip when
+    # nothing stands in the way (calls.placement); otherwise the same checks through the ORM, which say why.
+    if not call_insert_within_limits(call=call, organization=organization, account=account):
+        with transaction.atomic():
+            _check_capacity(organization=organization, account=account, lock=True)
+            call.save(force_insert=True)
+            call_event_emit(call=call, type=CALL_INITIATED)
     _dial(call, account=ProviderAccount(id=account.pk, provider=account.provider, credentials=account.credentials))
     if sandbox_autoplay:
         _sandbox_autoplay(call)
@@ -342,9 +352,11 @@ def _sandbox_autoplay(call: Call) -> None:
     transaction.on_commit(lambda: play.apply_async(countdown=first.after), robust=True)
 
 
-def call_validate(*, organization: Organization, **request: Unpack[CallRequest]) -> CallPlan:
+def call_validate(
+    *, organization: Organization, config_version: int | None = None, **request: Unpack[CallRequest]
+) -> CallPlan:
     """Every check initiate makes (ownership, assistant, templates, policy, limits); records and dials nothing."""
-    plan = call_plan(organization=organization, **request)
+    plan = call_plan(organization=organization, config_version=config_version, **request)
     _check_capacity(organization=organization, account=plan.number.telephony_account, lock=False)
     return plan
 
@@ -421,12 +433,7 @@ def _dial(call: Call, *, account: ProviderAccount) -> None:
     guard = transaction.atomic() if connection.in_atomic_block else nullcontext()
     try:
         with guard:
-            Call.objects.filter(pk=call.pk).update(
-                call_sid=call.call_sid,
-                status=Case(When(status=CallStatus.QUEUED, then=Value(call.status)), default=F("status")),
-                started_at=Coalesce(F("started_at"), Value(call.started_at)),
-                updated_at=call.started_at,
-            )
+            _record_dial(call)
     except IntegrityError:
         # The provider dialled but reused an id we hold for another call: keep this call honest (outcome
         # unknown, id not ours to claim) rather than fail the request with nothing recorded.
@@ -448,6 +455,20 @@ def _dial(call: Call, *, account: ProviderAccount) -> None:
         mask_number(call.to_number),
         call.call_sid,
     )
+
+
+# The dial's outcome, as Call.objects.filter(pk=...).update(call_sid=..., status=Case(When(status="queued", ...)),
+# started_at=Coalesce(...)) writes it, without compiling that expression tree on every initiate (1.5 ms of CPU).
+_RECORD_DIAL = (
+    'UPDATE "calls_call" SET "call_sid" = %s, "status" = CASE WHEN "status" = %s THEN %s ELSE "status" END, '
+    '"started_at" = COALESCE("started_at", %s), "updated_at" = %s WHERE "id" = %s'
+)
+
+
+def _record_dial(call: Call) -> None:
+    started_at = connection.ops.adapt_datetimefield_value(call.started_at)
+    with connection.cursor() as cursor:
+        cursor.execute(_RECORD_DIAL, [call.call_sid, CallStatus.QUEUED, call.status, started_at, started_at, call.pk])
 
 
 def _record_dial_failure(call: Call, exc: TelephonyError) -> None:

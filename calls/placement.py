@@ -1,0 +1,112 @@
+"""Recording a call within the organization's limits in one round trip to PostgreSQL: the common case of initiate.
+
+calls.services.call_initiate takes, in one transaction, the organization's row lock, counts its live calls, checks
+its account's calls-per-second window and inserts the call; through the ORM that is six round trips (BEGIN, the
+lock, the count, the window, the INSERT, COMMIT) and most of the CPU an initiate spends in the database layer.
+`call_insert_within_limits` sends the same work as one query string of two statements:
+
+1. the organization's row lock (`SELECT ... FOR UPDATE`), as the ORM path takes it;
+2. the INSERT of the call, made only when every condition holds: fewer live calls than the limit, fewer calls in
+   the account's last second than its rate, no webhook endpoint wanting `call.initiated` (the event would have to
+   be recorded in the same transaction: the ORM path does that).
+
+PostgreSQL runs a query string of several statements as one transaction (an implicit one, committed at its end,
+when no transaction is open; inside a caller's transaction, as part of it), and under READ COMMITTED each statement
+takes a fresh snapshot: the second one, which starts once the lock is held, sees every call committed by whoever
+held the lock before. So the guarantees are the ORM path's, statement for statement.
+
+When a condition fails nothing is written and the caller takes the ORM path, which checks again under the same
+lock and says exactly why (429 with the limit and Retry-After, expired stale calls, the event recorded). SQLite (and
+any other database) always takes the ORM path.
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from datetime import timedelta
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models.sql import InsertQuery
+from django.utils import timezone
+
+from burki.models import Organization
+from calls.events import CALL_INITIATED
+from calls.models import Call
+from telephony.models import TelephonyAccount
+from telephony.status import LIVE_STATUSES
+from webhooks.models import WebhookEndpoint
+
+_LIVE = tuple(sorted(str(status) for status in LIVE_STATUSES))
+
+
+def supports_single_statement_insert() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _insert_statement(call: Call) -> tuple[str, list[object]]:
+    """Django's own INSERT of `call` (columns, values as the fields prepare them), as `INSERT ... SELECT <values>`
+    so that a WHERE can follow."""
+    fields = [field for field in Call._meta.concrete_fields if not field.primary_key]
+    query = InsertQuery(Call)
+    query.insert_values(fields, [call])
+    [(sql, params)] = query.get_compiler(connection=connection).as_sql()
+    head, values = sql.split(" VALUES (", 1)
+    if not values.endswith(")"):  # pragma: no cover - Django's single-row INSERT always ends so
+        raise RuntimeError(f"unexpected INSERT shape: {sql[:200]}")
+    return f"{head} SELECT {values[:-1]}", list(params)
+
+
+def call_insert_within_limits(
+    *,
+    call: Call,
+    organization: Organization,
+    account: TelephonyAccount,
+) -> bool:
+    """INSERT `call` (not yet saved) in one round trip if the organization's limits allow it and nothing else is
+    needed; True when it did (`call` then has its id). False when any condition failed, or on a database other than
+    PostgreSQL: nothing was written, and the caller takes the ORM path.
+    """
+    if not supports_single_statement_insert():
+        return False
+    now = timezone.now()
+    for field in Call._meta.concrete_fields:
+        # auto_now_add / auto_now and the token default, as save() would set them.
+        if not field.primary_key:
+            field.pre_save(call, add=True)
+    insert, insert_params = _insert_statement(call)
+    limit = organization.effective_max_concurrent_calls
+    placeholders = ", ".join(["%s"] * len(_LIVE))
+    # Only constants and Django's own INSERT are interpolated below; every value is a parameter.
+    live = f'SELECT 1 FROM "calls_call" WHERE "organization_id" = %s AND "status" IN ({placeholders}) LIMIT %s'  # noqa: S608
+    live_params: list[object] = [organization.pk, *_LIVE, limit]
+    conditions = [f'(SELECT COUNT(*) FROM ({live}) "live") < %s']  # noqa: S608
+    params: list[object] = [*live_params, limit]
+    per_second = account.effective_calls_per_second
+    if per_second:
+        conditions.append(
+            '(SELECT COUNT(*) FROM (SELECT 1 FROM "calls_call" WHERE "telephony_account_id" = %s AND "created_at" > %s '
+            'LIMIT %s) "recent") < %s'
+        )
+        params += [account.pk, now - timedelta(seconds=1), per_second, per_second]
+    conditions.append(
+        f'NOT EXISTS (SELECT 1 FROM "{WebhookEndpoint._meta.db_table}" WHERE "organization_id" = %s AND "enabled" '  # noqa: S608
+        'AND (jsonb_array_length("event_types") = 0 OR "event_types" ? %s))'
+    )
+    params += [organization.pk, CALL_INITIATED]
+    # What the INSERT saw (the same snapshot): the call's id, or none, and the live calls, counted up to the limit.
+    result = f'SELECT (SELECT "id" FROM "placed"), COUNT(*) FROM ({live}) subquery'  # noqa: S608
+    placed = f'WITH "placed" AS ({insert} WHERE {" AND ".join(conditions)} RETURNING "id")'
+    sql = f'SELECT 1 FROM "burki_organization" WHERE "id" = %s FOR UPDATE;\n{placed}\n{result}'  # noqa: S608
+    all_params: list[Any] = [organization.pk, *insert_params, *params, *live_params]
+    # Inside a caller's transaction, a savepoint keeps a failure here from breaking it (as the ORM path's atomic).
+    with transaction.atomic() if connection.in_atomic_block else nullcontext(), connection.cursor() as cursor:
+        cursor.execute(sql, all_params)
+        cursor.nextset()
+        row = cursor.fetchone()
+    if row is None or row[0] is None:
+        return False
+    call.pk = row[0]
+    call._state.adding = False
+    call._state.db = connection.alias
+    return True
