@@ -22,12 +22,13 @@ any other database) always takes the ORM path.
 
 from __future__ import annotations
 
+import functools
 from contextlib import nullcontext
 from datetime import timedelta
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models.sql import InsertQuery
+from django.db.models import Field
 from django.utils import timezone
 
 from burki.models import Organization
@@ -44,17 +45,21 @@ def supports_single_statement_insert() -> bool:
     return connection.vendor == "postgresql"
 
 
-def _insert_statement(call: Call) -> tuple[str, list[object]]:
-    """Django's own INSERT of `call` (columns, values as the fields prepare them), as `INSERT ... SELECT <values>`
-    so that a WHERE can follow."""
-    fields = [field for field in Call._meta.concrete_fields if not field.primary_key]
-    query = InsertQuery(Call)
-    query.insert_values(fields, [call])
-    [(sql, params)] = query.get_compiler(connection=connection).as_sql()
-    head, values = sql.split(" VALUES (", 1)
-    if not values.endswith(")"):  # pragma: no cover - Django's single-row INSERT always ends so
-        raise RuntimeError(f"unexpected INSERT shape: {sql[:200]}")
-    return f"{head} SELECT {values[:-1]}", list(params)
+@functools.cache
+def _insert_head() -> tuple[str, tuple[Field[Any, Any], ...]]:
+    """`INSERT INTO "calls_call" (<every column but id>) SELECT %s, ...`, and the fields in that order: built once."""
+    fields = tuple(field for field in Call._meta.concrete_fields if not field.primary_key)
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    return f"INSERT INTO {quote(Call._meta.db_table)} ({columns}) SELECT {placeholders}", fields
+
+
+def _insert_statement(call: Call) -> tuple[str, list[Any]]:
+    """The INSERT of `call` as Django's would write it (each field's pre_save, then its database value), as
+    `INSERT ... SELECT <values>` so that a WHERE can follow."""
+    head, fields = _insert_head()
+    return head, [field.get_db_prep_save(field.pre_save(call, add=True), connection) for field in fields]
 
 
 def call_insert_within_limits(
@@ -70,10 +75,6 @@ def call_insert_within_limits(
     if not supports_single_statement_insert():
         return False
     now = timezone.now()
-    for field in Call._meta.concrete_fields:
-        # auto_now_add / auto_now and the token default, as save() would set them.
-        if not field.primary_key:
-            field.pre_save(call, add=True)
     insert, insert_params = _insert_statement(call)
     limit = organization.effective_max_concurrent_calls
     placeholders = ", ".join(["%s"] * len(_LIVE))
