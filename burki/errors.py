@@ -29,6 +29,8 @@ LIMITS = {
     "max_concurrent_calls": "The organization's live calls at once (max_concurrent_calls).",
     "calls_per_second": "The telephony account's calls per second.",
     "provider": "The telephony provider's own rate limit.",
+    # A 403, not a 429: waiting does not help.
+    "suppressed": "The destination is on the organization's do-not-call list (a 403).",
 }
 
 
@@ -86,6 +88,13 @@ def limit_reached(detail: str, *, limit: str, retry_after: int, extra: dict[str,
     if limit not in LIMITS:
         raise ValueError(f"Unknown limit {limit!r}: add it to burki.errors.LIMITS.")
     return TooManyRequests(detail, retry_after=retry_after, extra={**(extra or {}), "limit": limit})
+
+
+def rule_refusal(detail: str, *, limit: str) -> Forbidden:
+    """A 403 naming the rule (one of LIMITS) that refuses the request for good."""
+    if limit not in LIMITS:
+        raise ValueError(f"Unknown limit {limit!r}: add it to burki.errors.LIMITS.")
+    return Forbidden(detail, extra={"limit": limit})
 
 
 class BadGateway(ServiceError):

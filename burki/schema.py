@@ -75,7 +75,9 @@ ErrorSerializer = inline_serializer(
             "`non_field_errors`, to a list of messages.",
         ),
         "limit": serializers.ChoiceField(
-            choices=list(LIMITS.items()), required=False, help_text="On a 429 from a limit of calls: which one."
+            choices=list(LIMITS.items()),
+            required=False,
+            help_text=("Which limit or rule refused the request: on a 429, a limit of calls; on a 403, `suppressed`."),
         ),
         "required_role": serializers.ChoiceField(
             choices=Membership.Role.values,

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "webhooks",
     "assistants",
     "calls",
+    "campaigns",
 ]
 
 MIDDLEWARE = [

@@ -117,3 +117,31 @@ class CallEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} {self.event_type} for call {self.call_id}"
+
+
+class Suppression(models.Model):
+    """A number the organization must never call (do-not-call): checked at every dial, the campaigns' included."""
+
+    class Source(models.TextChoices):
+        API = "api"
+        CSV = "csv"
+        OPT_OUT = "opt-out"
+        ADMIN = "admin"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="suppressions")
+    phone_number = models.CharField(max_length=16, help_text="E.164.")
+    reason = models.CharField(max_length=500, blank=True)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.API)
+    # The call whose callee asked not to be called again (source opt-out); kept when the call is deleted.
+    call = models.ForeignKey(Call, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "phone_number"], name="suppression_unique_number"),
+        ]
+        indexes = [models.Index(fields=["organization", "-created_at", "-id"], name="suppression_org_created_idx")]
+
+    def __str__(self) -> str:
+        return f"Do not call {self.phone_number}"

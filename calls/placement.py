@@ -8,7 +8,8 @@ lock, the count, the window, the INSERT, COMMIT) and most of the CPU an initiate
 1. the organization's row lock (`SELECT ... FOR UPDATE`), as the ORM path takes it;
 2. the INSERT of the call, made only when every condition holds: fewer live calls than the limit, fewer calls in
    the account's last second than its rate, no webhook endpoint wanting `call.initiated` (the event would have to
-   be recorded in the same transaction: the ORM path does that).
+   be recorded in the same transaction: the ORM path does that), and the destination not on the organization's
+   do-not-call list (calls.Suppression).
 
 PostgreSQL runs a query string of several statements as one transaction (an implicit one, committed at its end,
 when no transaction is open; inside a caller's transaction, as part of it), and under READ COMMITTED each statement
@@ -33,7 +34,7 @@ from django.utils import timezone
 
 from burki.models import Organization
 from calls.events import CALL_INITIATED
-from calls.models import Call
+from calls.models import Call, Suppression
 from telephony.models import TelephonyAccount
 from telephony.status import LIVE_STATUSES
 from webhooks.models import WebhookEndpoint
@@ -95,6 +96,12 @@ def call_insert_within_limits(
         'AND (jsonb_array_length("event_types") = 0 OR "event_types" ? %s))'
     )
     params += [organization.pk, CALL_INITIATED]
+    # The do-not-call list (the ORM path checks it in call_plan).
+    conditions.append(
+        f'NOT EXISTS (SELECT 1 FROM "{Suppression._meta.db_table}" WHERE "organization_id" = %s '  # noqa: S608
+        'AND "phone_number" = %s)'
+    )
+    params += [organization.pk, call.to_number]
     # What the INSERT saw (the same snapshot): the call's id, or none, and the live calls, counted up to the limit.
     result = f'SELECT (SELECT "id" FROM "placed"), COUNT(*) FROM ({live}) subquery'  # noqa: S608
     placed = f'WITH "placed" AS ({insert} WHERE {" AND ".join(conditions)} RETURNING "id")'

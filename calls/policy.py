@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 
 import phonenumbers
 from phonenumbers import PhoneNumberType
 
 from burki.models import Organization
+from calls.models import Suppression
 from telephony.numbers import EMERGENCY, mask_number, special_number_kind
 
 logger = logging.getLogger(__name__)
@@ -67,3 +69,21 @@ def destination_refusal(*, organization: Organization, to_number: str) -> str | 
             "organization %s: destination %s (%s) refused by policy", organization.pk, mask_number(to_number), country
         )
     return reason
+
+
+SUPPRESSED_REFUSAL = "{number} is on your organization's do-not-call list (suppressions): it is never called."
+
+
+def suppressed_numbers(*, organization_id: int, numbers: Collection[str]) -> set[str]:
+    """Which of these E.164 numbers the organization must never call (its suppression list)."""
+    if not numbers:
+        return set()
+    return set(
+        Suppression.objects.filter(organization_id=organization_id, phone_number__in=list(numbers)).values_list(
+            "phone_number", flat=True
+        )
+    )
+
+
+def is_suppressed(*, organization_id: int, to_number: str) -> bool:
+    return Suppression.objects.filter(organization_id=organization_id, phone_number=to_number).exists()

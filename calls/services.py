@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Required, TypedDict, Unpack
+from typing import Any, NamedTuple, Required, TypedDict, Unpack
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -20,7 +20,16 @@ from django.utils import timezone
 from assistants.models import Assistant, ConversationFlow, PhoneNumber
 from assistants.selectors import assistant_get, phone_number_get_active
 from burki.celery import app as celery_app
-from burki.errors import BadGateway, Conflict, Forbidden, GatewayTimeout, InvalidInput, NotFound, limit_reached
+from burki.errors import (
+    BadGateway,
+    Conflict,
+    Forbidden,
+    GatewayTimeout,
+    InvalidInput,
+    NotFound,
+    limit_reached,
+    rule_refusal,
+)
 from burki.models import Organization
 from calls.events import CALL_INITIATED, call_event_emit, call_status_event_emit
 from calls.lifecycle import (
@@ -33,8 +42,8 @@ from calls.lifecycle import (
 )
 from calls.models import Call
 from calls.options import MAX_DURATION_RANGE, RING_TIMEOUT_RANGE
-from calls.placement import call_insert_within_limits
-from calls.policy import destination_refusal, special_destination_refusal
+from calls.placement import call_insert_within_limits, supports_single_statement_insert
+from calls.policy import SUPPRESSED_REFUSAL, destination_refusal, is_suppressed, special_destination_refusal
 from calls.streams import stream_parameters
 from calls.templating import MAX_AGENDA, MAX_VOICEMAIL_MESSAGE, MAX_WELCOME_MESSAGE, render, variables_errors
 from telephony.backends import get_backend
@@ -187,17 +196,49 @@ def _options_errors(request: CallRequest) -> dict[str, list[str]]:
     return errors
 
 
+class _Checked(NamedTuple):
+    """What call_plan has checked before the do-not-call list."""
+
+    from_e164: str
+    to_e164: str
+    number: PhoneNumber
+    variables: dict[str, Any]
+    metadata: Mapping[str, Any]
+
+
 def call_plan(
-    *, organization: Organization, config_version: int | None = None, **request: Unpack[CallRequest]
+    *,
+    organization: Organization,
+    config_version: int | None = None,
+    suppression_checked_later: bool = False,
+    **request: Unpack[CallRequest],
 ) -> CallPlan:
-    """Check everything a call needs (numbers, ownership, assistant, templates) without recording or dialling.
+    """Check everything a call needs (numbers, ownership, policy, the do-not-call list, assistant, templates) without
+    recording or dialling.
 
     `config_version`: the organization's configuration version read at the start of the request (burki.config), when
-    the caller knows it: the number's configuration may then come from the cache.
+    the caller knows it: the number's configuration may then come from the cache. `suppression_checked_later`: the
+    caller checks the do-not-call list itself, in the statement that records the call (calls.placement); it is still
+    checked here when a later check refuses the call, so that the answer is the same as without it.
     """
+    checked = _request_checked(organization=organization, config_version=config_version, request=request)
+    if not suppression_checked_later:
+        _suppression_check(organization=organization, to_number=checked.to_e164)
+        return _plan_completed(organization=organization, checked=checked, request=request)
+    try:
+        return _plan_completed(organization=organization, checked=checked, request=request)
+    except Exception:
+        _suppression_check(organization=organization, to_number=checked.to_e164)
+        raise
+
+
+def _suppression_check(*, organization: Organization, to_number: str) -> None:
+    if is_suppressed(organization_id=organization.pk, to_number=to_number):
+        raise rule_refusal(SUPPRESSED_REFUSAL.format(number=to_number), limit="suppressed")
+
+
+def _request_checked(*, organization: Organization, config_version: int | None, request: CallRequest) -> _Checked:
     from_e164, to_e164 = _normalized_numbers(request["from_number"], request["to_number"])
-    assistant_id = request.get("assistant_id")
-    welcome_message = request.get("welcome_message")
     variables = dict(request.get("variables") or {})
     problems = variables_errors(variables)
     if problems:
@@ -217,7 +258,13 @@ def call_plan(
     refusal = destination_refusal(organization=organization, to_number=to_e164)
     if refusal:
         raise Forbidden(refusal)
+    return _Checked(from_e164, to_e164, number, variables, metadata)
 
+
+def _plan_completed(*, organization: Organization, checked: _Checked, request: CallRequest) -> CallPlan:
+    from_e164, to_e164, number, variables, metadata = checked
+    assistant_id = request.get("assistant_id")
+    welcome_message = request.get("welcome_message")
     # Resolution order from the published spec: explicit assistant, then the number's flow, then its assistant.
     flow = None
     if assistant_id is not None:
@@ -306,7 +353,11 @@ def call_initiate(
     the worker) unless the backend's AUTOPLAY or `sandbox_autoplay` says otherwise (`place_test_call --simulate`
     plays it itself).
     """
-    plan = call_plan(organization=organization, config_version=config_version, **request)
+    # On PostgreSQL the do-not-call list is checked in the statement that records the call (calls.placement).
+    single_statement = supports_single_statement_insert()
+    plan = call_plan(
+        organization=organization, config_version=config_version, suppression_checked_later=single_statement, **request
+    )
     account = plan.number.telephony_account
     call = Call(
         organization=organization,
@@ -331,6 +382,8 @@ def call_initiate(
     # Committed before the provider is asked: whatever happens next, the call is on record. In one round trip when
     # nothing stands in the way (calls.placement); otherwise the same checks through the ORM, which say why.
     if not call_insert_within_limits(call=call, organization=organization, account=account):
+        if single_statement:
+            _suppression_check(organization=organization, to_number=plan.to_number)
         with transaction.atomic():
             _check_capacity(organization=organization, account=account, lock=True)
             call.save(force_insert=True)

@@ -13,7 +13,7 @@ from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from calls.models import Call
+from calls.models import Call, Suppression
 from calls.placement import call_insert_within_limits, supports_single_statement_insert
 from telephony.status import CallStatus
 from tests.factories import CallFactory, OrganizationFactory, PhoneNumberFactory
@@ -134,6 +134,18 @@ def test_an_endpoint_wanting_call_initiated_leaves_the_call_to_the_orm_path(
 
 
 @postgres_only
+@pytest.mark.django_db
+def test_a_destination_on_the_do_not_call_list_writes_nothing(number: Any) -> None:
+    Suppression.objects.create(organization=OrganizationFactory(), phone_number="+14155550199")  # another's
+    assert place(number)[0] is True
+
+    Suppression.objects.create(organization=number.organization, phone_number="+14155550199")
+
+    assert place(number)[0] is False
+    assert Call.objects.count() == 1
+
+
+@postgres_only
 @pytest.mark.django_db(transaction=True)
 def test_a_placement_waiting_for_the_lock_counts_the_call_committed_by_its_holder() -> None:
     number = PhoneNumberFactory(
@@ -159,3 +171,19 @@ def test_a_placement_waiting_for_the_lock_counts_the_call_committed_by_its_holde
 
     assert outcome["placed"] is False
     assert Call.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_the_do_not_call_list_answers_before_a_later_refusal_on_every_database(api: Any, organization: Any) -> None:
+    # PostgreSQL checks the list in the placement statement, after the assistant: the answer must not change.
+    number = PhoneNumberFactory(organization=organization, phone_number="+14155550100")
+    type(number.assistant).objects.filter(pk=number.assistant_id).update(is_active=False)
+    Suppression.objects.create(organization=organization, phone_number="+14155550123")
+
+    response = api.post(
+        "/calls/initiate", {"from_phone_number": "+14155550100", "to_phone_number": "+14155550123"}, format="json"
+    )
+
+    assert response.status_code == 403, response.content
+    assert response.json()["limit"] == "suppressed"
+    assert not Call.objects.exists()
