@@ -611,6 +611,10 @@ def main(argv: list[str] | None = None) -> int:
             log("where an initiate's time goes (in-process pass, stage by stage)")
             stages = django_task(env, "stages", "--host", f"127.0.0.1:{burki_port}", "--rounds", str(args.sequential))
 
+            # The calls C left live (its pools' unused calls) are ended first: left queued, the beat's stale-call
+            # expiry would end them during D, each with a call.ended event for D's receiver, on a slow machine.
+            log(f"ended {end_calls()} live calls")
+
             # D: call events to a customer's receiver, through real workers. Last: until now the organization had no
             # webhook endpoint, so A and C measured what every organization without one pays.
             def make_event_calls(n: int) -> list[wr.WebhookCall]:
