@@ -267,11 +267,9 @@ def count_queries(*, api_key: str, host: str, provider: str, rounds: int) -> dic
 STAGES = {
     "auth": "authentication (API key and organization)",
     "input": "request body (input serializer)",
-    "lookup": "number, assistant and account (one SELECT)",
+    "lookup": "number, assistant and account",
     "checks": "checks (E.164, destination policy, templates)",
-    "limits": "limits (organization lock, live-call count)",
-    "insert": "the call's INSERT",
-    "commit": "COMMIT (before the provider is asked)",
+    "place": "the call's row: lock, live calls, rate, INSERT, COMMIT",
     "dial": "provider dial (twilio SDK, HTTP to the fake)",
     "record": "record the dial (UPDATE, log line)",
     "rest": "the rest: WSGI, middleware, DRF, response",
@@ -344,15 +342,16 @@ def profile_stages(*, host: str, rounds: int) -> dict[str, Any]:
 
         return wrapper
 
-    manager = Call.objects
     patches: list[tuple[Any, str, str]] = [
         (burki.authentication.BearerAuthentication, "_api_key", "auth"),
         (calls.views, "_initiate_input", "input"),
         (calls.services, "call_plan", "checks"),
         (calls.services, "phone_number_get_active", "lookup"),
-        (calls.services, "_check_capacity", "limits"),
-        (manager, "create", "insert"),
-        (connection, "commit", "commit"),
+        # One round trip on PostgreSQL (calls.placement); the ORM path's lock, count, INSERT and COMMIT otherwise.
+        (calls.services, "call_insert_within_limits", "place"),
+        (calls.services, "_check_capacity", "place"),
+        (Call, "save", "place"),
+        (connection, "commit", "place"),
         (calls.services, "_dial", "record"),
         (TwilioBackend, "dial", "dial"),
     ]

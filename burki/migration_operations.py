@@ -1,4 +1,5 @@
-"""Index operations safe on a live table: CREATE/DROP INDEX CONCURRENTLY on PostgreSQL, plain ones elsewhere.
+"""Migration operations: index operations safe on a live table (CREATE/DROP INDEX CONCURRENTLY on PostgreSQL, plain
+ones elsewhere), and SQL for PostgreSQL only (the configuration version triggers, burki.config).
 
 Django's own (django.contrib.postgres.operations) work only on PostgreSQL, and `make run` and the test suite migrate
 SQLite too. A migration using these must say `atomic = False`: PostgreSQL refuses CONCURRENTLY in a transaction.
@@ -11,7 +12,7 @@ from typing import Any
 from django.contrib.postgres.operations import AddIndexConcurrently as PostgresAddIndexConcurrently
 from django.contrib.postgres.operations import RemoveIndexConcurrently as PostgresRemoveIndexConcurrently
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
-from django.db.migrations.operations import AddConstraint, AddIndex, RemoveIndex
+from django.db.migrations.operations import AddConstraint, AddIndex, RemoveIndex, RunSQL
 from django.db.migrations.state import ProjectState
 from django.db.models import UniqueConstraint
 
@@ -106,3 +107,31 @@ class AddConstraintConcurrently(AddConstraint):
             super().database_backwards(app_label, schema_editor, from_state, to_state)
             return
         schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {schema_editor.quote_name(self.constraint.name)}")
+
+
+class RunSQLOnPostgres(RunSQL):
+    """RunSQL on PostgreSQL only (triggers, functions): other databases (SQLite) go without."""
+
+    def database_forwards(
+        self, app_label: str, schema_editor: BaseDatabaseSchemaEditor, from_state: ProjectState, to_state: Any
+    ) -> None:
+        if _postgres(schema_editor):
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+
+    def database_backwards(
+        self, app_label: str, schema_editor: BaseDatabaseSchemaEditor, from_state: ProjectState, to_state: Any
+    ) -> None:
+        if _postgres(schema_editor):
+            super().database_backwards(app_label, schema_editor, from_state, to_state)
+
+
+def config_version_trigger(table: str, *, organization_column: str, ignored: tuple[str, ...] = ()) -> RunSQLOnPostgres:
+    """The trigger that bumps the configuration version of the organization(s) a row of `table` belongs to on every
+    INSERT, UPDATE and DELETE (an UPDATE that changes only `ignored` columns excepted): burki.config."""
+    name = f"{table}_config_version"
+    arguments = ", ".join(f"'{column}'" for column in (organization_column, *ignored))
+    return RunSQLOnPostgres(
+        sql=f'CREATE TRIGGER "{name}" AFTER INSERT OR UPDATE OR DELETE ON "{table}" FOR EACH ROW '
+        f"EXECUTE FUNCTION burki_config_version_bump({arguments})",
+        reverse_sql=f'DROP TRIGGER IF EXISTS "{name}" ON "{table}"',
+    )

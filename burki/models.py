@@ -167,3 +167,18 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.organization_id})"
+
+
+class ConfigVersion(models.Model):
+    """How many times an organization's configuration has changed: burki.config's cache validity.
+
+    Written only by the database (burki_config_version_bump, a trigger on every table whose rows the caches hold), in
+    the transaction of the change itself: no code path, QuerySet.update and raw SQL included, can change a cached row
+    without changing its organization's version. No foreign key: an organization's deletion bumps it too.
+    """
+
+    organization_id = models.BigIntegerField(primary_key=True)
+    version = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"organization {self.organization_id}: version {self.version}"

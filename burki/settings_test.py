@@ -24,7 +24,10 @@ from burki.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; never outside tests
 # Tests clear the cache between tests: never a shared one that a CACHE_URL (or .env) might point at.
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "config": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "burki-config"},
+}
 # No collectstatic before the tests: pages name the apps' own files (the hashed names need collectstatic's manifest,
 # tests/test_static_files.py runs it under gunicorn), and WhiteNoise looks files up per request instead of indexing a
 # STATIC_ROOT that does not exist.

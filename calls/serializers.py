@@ -9,7 +9,7 @@ from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
 
 from assistants.models import Assistant, ConversationFlow
-from burki.serializers import IdField, StrictBooleanField, StrictCharField, StrictIntegerField
+from burki.serializers import FieldsBuiltOnce, IdField, StrictBooleanField, StrictCharField, StrictIntegerField
 from calls.models import Call, CallEvent
 from calls.options import MAX_DURATION_RANGE, RING_TIMEOUT_RANGE
 from calls.selectors import CallFilters
@@ -93,7 +93,7 @@ CALL_EXAMPLE: dict[str, Any] = {
         ),
     ]
 )
-class CallInitiateInput(serializers.Serializer[Any]):
+class CallInitiateInput(FieldsBuiltOnce):
     # Format (E.164) is checked by the service, so the admin and the command get the same rules.
     from_phone_number = PhoneNumberInputField(
         help_text=f"One of your organization's active numbers. {PHONE_NUMBER_INPUT_HELP}"
@@ -168,7 +168,7 @@ class CallInitiateInput(serializers.Serializer[Any]):
         )
     ]
 )
-class CallInitiateOutput(serializers.Serializer[Call]):
+class CallInitiateOutput(FieldsBuiltOnce):
     success = serializers.SerializerMethodField()
     message = serializers.SerializerMethodField()
     call_sid = serializers.CharField()

@@ -9,13 +9,12 @@ from collections.abc import Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Required, TypedDict, Unpack
+from typing import Any, NamedTuple, Required, TypedDict, Unpack
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, F, Value, When
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from assistants.models import Assistant, ConversationFlow, PhoneNumber
@@ -43,6 +42,7 @@ from calls.lifecycle import (
 )
 from calls.models import Call
 from calls.options import MAX_DURATION_RANGE, RING_TIMEOUT_RANGE
+from calls.placement import call_insert_within_limits, supports_single_statement_insert
 from calls.policy import SUPPRESSED_REFUSAL, destination_refusal, is_suppressed, special_destination_refusal
 from calls.streams import stream_parameters
 from calls.templating import MAX_AGENDA, MAX_VOICEMAIL_MESSAGE, MAX_WELCOME_MESSAGE, render, variables_errors
@@ -196,11 +196,49 @@ def _options_errors(request: CallRequest) -> dict[str, list[str]]:
     return errors
 
 
-def call_plan(*, organization: Organization, **request: Unpack[CallRequest]) -> CallPlan:
-    """Check everything a call needs (numbers, ownership, assistant, templates) without recording or dialling."""
+class _Checked(NamedTuple):
+    """What call_plan has checked before the do-not-call list."""
+
+    from_e164: str
+    to_e164: str
+    number: PhoneNumber
+    variables: dict[str, Any]
+    metadata: Mapping[str, Any]
+
+
+def call_plan(
+    *,
+    organization: Organization,
+    config_version: int | None = None,
+    suppression_checked_later: bool = False,
+    **request: Unpack[CallRequest],
+) -> CallPlan:
+    """Check everything a call needs (numbers, ownership, policy, the do-not-call list, assistant, templates) without
+    recording or dialling.
+
+    `config_version`: the organization's configuration version read at the start of the request (burki.config), when
+    the caller knows it: the number's configuration may then come from the cache. `suppression_checked_later`: the
+    caller checks the do-not-call list itself, in the statement that records the call (calls.placement); it is still
+    checked here when a later check refuses the call, so that the answer is the same as without it.
+    """
+    checked = _request_checked(organization=organization, config_version=config_version, request=request)
+    if not suppression_checked_later:
+        _suppression_check(organization=organization, to_number=checked.to_e164)
+        return _plan_completed(organization=organization, checked=checked, request=request)
+    try:
+        return _plan_completed(organization=organization, checked=checked, request=request)
+    except Exception:
+        _suppression_check(organization=organization, to_number=checked.to_e164)
+        raise
+
+
+def _suppression_check(*, organization: Organization, to_number: str) -> None:
+    if is_suppressed(organization_id=organization.pk, to_number=to_number):
+        raise rule_refusal(SUPPRESSED_REFUSAL.format(number=to_number), limit="suppressed")
+
+
+def _request_checked(*, organization: Organization, config_version: int | None, request: CallRequest) -> _Checked:
     from_e164, to_e164 = _normalized_numbers(request["from_number"], request["to_number"])
-    assistant_id = request.get("assistant_id")
-    welcome_message = request.get("welcome_message")
     variables = dict(request.get("variables") or {})
     problems = variables_errors(variables)
     if problems:
@@ -214,15 +252,19 @@ def call_plan(*, organization: Organization, **request: Unpack[CallRequest]) -> 
     if option_errors:
         raise InvalidInput("Invalid request.", errors=option_errors)
 
-    number = phone_number_get_active(organization=organization, number=from_e164)
+    number = phone_number_get_active(organization=organization, number=from_e164, config_version=config_version)
     if number is None:
         raise NotFound(f"No phone number {from_e164} in your organization.")
     refusal = destination_refusal(organization=organization, to_number=to_e164)
     if refusal:
         raise Forbidden(refusal)
-    if is_suppressed(organization_id=organization.pk, to_number=to_e164):
-        raise rule_refusal(SUPPRESSED_REFUSAL.format(number=to_e164), limit="suppressed")
+    return _Checked(from_e164, to_e164, number, variables, metadata)
 
+
+def _plan_completed(*, organization: Organization, checked: _Checked, request: CallRequest) -> CallPlan:
+    from_e164, to_e164, number, variables, metadata = checked
+    assistant_id = request.get("assistant_id")
+    welcome_message = request.get("welcome_message")
     # Resolution order from the published spec: explicit assistant, then the number's flow, then its assistant.
     flow = None
     if assistant_id is not None:
@@ -310,6 +352,7 @@ def call_initiate(
     sandbox_autoplay: bool = True,
     campaign_id: int | None = None,
     dispatch_key: str | None = None,
+    config_version: int | None = None,
     **request: Unpack[CallRequest],
 ) -> Call:
     """Record the call, then ask its provider to dial. A sandbox call then plays its lifecycle by itself (through
@@ -320,12 +363,36 @@ def call_initiate(
     that an attempt is recorded, and so dialled, at most once whoever tries (DispatchKeyTaken, and nothing dialled,
     when it is recorded already).
     """
-    plan = call_plan(organization=organization, **request)
+    # On PostgreSQL the do-not-call list is checked in the statement that records the call (calls.placement).
+    single_statement = supports_single_statement_insert()
+    plan = call_plan(
+        organization=organization, config_version=config_version, suppression_checked_later=single_statement, **request
+    )
     account = plan.number.telephony_account
+    call = Call(
+        organization=organization,
+        assistant=plan.assistant,
+        flow=plan.flow,
+        phone_number=plan.number,
+        telephony_account=account,
+        from_number=plan.from_number,
+        to_number=plan.to_number,
+        provider=account.provider,
+        status=CallStatus.QUEUED,
+        welcome_message=plan.welcome_message,
+        agenda=plan.agenda,
+        variables=plan.variables,
+        metadata=plan.metadata,
+        machine_detection=plan.machine_detection,
+        voicemail_message=plan.voicemail_message,
+        record=plan.record,
+        max_duration_seconds=plan.max_duration_seconds,
+        ring_timeout_seconds=plan.ring_timeout_seconds,
+        campaign_id=campaign_id,
+        dispatch_key=dispatch_key,
+    )
     try:
-        call = _call_record(
-            organization=organization, plan=plan, account=account, campaign_id=campaign_id, dispatch_key=dispatch_key
-        )
+        _call_record(call, organization=organization, account=account, single_statement=single_statement)
     except IntegrityError:
         taken = dispatch_key is not None and Call.objects.filter(dispatch_key=dispatch_key).values_list("pk").first()
         if not taken:
@@ -339,41 +406,17 @@ def call_initiate(
     return call
 
 
-def _call_record(
-    *,
-    organization: Organization,
-    plan: CallPlan,
-    account: TelephonyAccount,
-    campaign_id: int | None,
-    dispatch_key: str | None,
-) -> Call:
-    # Committed before the provider is asked: whatever happens next, the call is on record.
+def _call_record(call: Call, *, organization: Organization, account: TelephonyAccount, single_statement: bool) -> None:
+    # Committed before the provider is asked: whatever happens next, the call is on record. In one round trip when
+    # nothing stands in the way (calls.placement); otherwise the same checks through the ORM, which say why.
+    if call_insert_within_limits(call=call, organization=organization, account=account):
+        return
+    if single_statement:
+        _suppression_check(organization=organization, to_number=call.to_number)
     with transaction.atomic():
         _check_capacity(organization=organization, account=account, lock=True)
-        call = Call.objects.create(
-            organization=organization,
-            assistant=plan.assistant,
-            flow=plan.flow,
-            phone_number=plan.number,
-            telephony_account=account,
-            from_number=plan.from_number,
-            to_number=plan.to_number,
-            provider=account.provider,
-            status=CallStatus.QUEUED,
-            welcome_message=plan.welcome_message,
-            agenda=plan.agenda,
-            variables=plan.variables,
-            metadata=plan.metadata,
-            machine_detection=plan.machine_detection,
-            voicemail_message=plan.voicemail_message,
-            record=plan.record,
-            max_duration_seconds=plan.max_duration_seconds,
-            ring_timeout_seconds=plan.ring_timeout_seconds,
-            campaign_id=campaign_id,
-            dispatch_key=dispatch_key,
-        )
+        call.save(force_insert=True)
         call_event_emit(call=call, type=CALL_INITIATED)
-    return call
 
 
 def _sandbox_autoplay(call: Call) -> None:
@@ -387,9 +430,11 @@ def _sandbox_autoplay(call: Call) -> None:
     transaction.on_commit(lambda: play.apply_async(countdown=first.after), robust=True)
 
 
-def call_validate(*, organization: Organization, **request: Unpack[CallRequest]) -> CallPlan:
+def call_validate(
+    *, organization: Organization, config_version: int | None = None, **request: Unpack[CallRequest]
+) -> CallPlan:
     """Every check initiate makes (ownership, assistant, templates, policy, limits); records and dials nothing."""
-    plan = call_plan(organization=organization, **request)
+    plan = call_plan(organization=organization, config_version=config_version, **request)
     _check_capacity(organization=organization, account=plan.number.telephony_account, lock=False)
     return plan
 
@@ -466,12 +511,7 @@ def _dial(call: Call, *, account: ProviderAccount) -> None:
     guard = transaction.atomic() if connection.in_atomic_block else nullcontext()
     try:
         with guard:
-            Call.objects.filter(pk=call.pk).update(
-                call_sid=call.call_sid,
-                status=Case(When(status=CallStatus.QUEUED, then=Value(call.status)), default=F("status")),
-                started_at=Coalesce(F("started_at"), Value(call.started_at)),
-                updated_at=call.started_at,
-            )
+            _record_dial(call)
     except IntegrityError:
         # The provider dialled but reused an id we hold for another call: keep this call honest (outcome
         # unknown, id not ours to claim) rather than fail the request with nothing recorded.
@@ -493,6 +533,20 @@ def _dial(call: Call, *, account: ProviderAccount) -> None:
         mask_number(call.to_number),
         call.call_sid,
     )
+
+
+# The dial's outcome, as Call.objects.filter(pk=...).update(call_sid=..., status=Case(When(status="queued", ...)),
+# started_at=Coalesce(...)) writes it, without compiling that expression tree on every initiate (1.5 ms of CPU).
+_RECORD_DIAL = (
+    'UPDATE "calls_call" SET "call_sid" = %s, "status" = CASE WHEN "status" = %s THEN %s ELSE "status" END, '
+    '"started_at" = COALESCE("started_at", %s), "updated_at" = %s WHERE "id" = %s'
+)
+
+
+def _record_dial(call: Call) -> None:
+    started_at = connection.ops.adapt_datetimefield_value(call.started_at)
+    with connection.cursor() as cursor:
+        cursor.execute(_RECORD_DIAL, [call.call_sid, CallStatus.QUEUED, call.status, started_at, started_at, call.pk])
 
 
 def _record_dial_failure(call: Call, exc: TelephonyError) -> None:

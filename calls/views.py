@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from burki.authentication import ApiKeyPrincipal
 from burki.errors import Conflict, NotFound
 from burki.idempotency import idempotent
 from burki.pagination import PageParams, paginated_response
@@ -158,7 +159,9 @@ class CallInitiateApi(OrganizationAPIView):
         )
 
     def _initiate(self, request: Request) -> Response:
-        call = call_initiate(organization=self.organization, **_initiate_input(request))
+        call = call_initiate(
+            organization=self.organization, config_version=_config_version(request), **_initiate_input(request)
+        )
         return Response(CallInitiateOutput(call).data)
 
 
@@ -192,8 +195,16 @@ class CallValidateApi(OrganizationAPIView):
         },
     )
     def post(self, request: Request) -> Response:
-        plan = call_validate(organization=self.organization, **_initiate_input(request))
+        plan = call_validate(
+            organization=self.organization, config_version=_config_version(request), **_initiate_input(request)
+        )
         return Response(CallValidateOutput(plan).data)
+
+
+def _config_version(request: Request) -> int | None:
+    """The organization's configuration version read with the request's API key (burki.config), if any."""
+    user = request.user
+    return user.config_version if isinstance(user, ApiKeyPrincipal) else None
 
 
 def _initiate_input(request: Request) -> CallRequest:

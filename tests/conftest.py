@@ -4,7 +4,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from rest_framework.test import APIClient
 
 from telephony.backends import sandbox
@@ -24,10 +24,13 @@ def _empty_sandbox() -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def _empty_cache() -> Iterator[None]:
-    """Login throttles count in the cache: no test inherits another's failed logins."""
-    cache.clear()
+    """Login throttles count in the cache: no test inherits another's failed logins (nor its cached API keys and
+    numbers: a rolled-back test's configuration versions are rolled back with it)."""
+    for each in (cache, caches["config"]):
+        each.clear()
     yield
-    cache.clear()
+    for each in (cache, caches["config"]):
+        each.clear()
 
 
 @pytest.fixture

@@ -64,6 +64,19 @@ ANSWERED_BY = {
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
+def _environment_read_once(http_client: Any, url: str) -> None:
+    """Read the environment's proxy and CA bundle settings (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE) for the API's
+    host once, when the client is built, rather than on every request: requests walks the whole of os.environ for
+    them each time (over a millisecond of CPU per call placed). The environment does not change while we run."""
+    session = http_client.session
+    if session is None:
+        return
+    found = session.merge_environment_settings(url, {}, None, None, None)
+    session.trust_env = False
+    http_client.proxy = dict(found["proxies"])
+    session.verify = found["verify"]
+
+
 class TwilioBackend(TelephonyBackend):
     """Options: API_BASE_URL (empty for https://api.twilio.com), TIMEOUT (seconds per request, default 5)."""
 
@@ -283,6 +296,7 @@ class TwilioBackend(TelephonyBackend):
             )
             if self.base_url:
                 client.api.base_url = self.base_url
+            _environment_read_once(http_client, self.base_url or "https://api.twilio.com")
         except Exception as exc:
             # Nothing was sent: a client that cannot be built is a configuration problem, not an outage.
             raise TelephonyError(
