@@ -31,6 +31,7 @@ RESOURCE_TAGS = {
     "organization": "Organization",
     "webhooks": "Webhooks",
     "events": "Events",
+    "suppressions": "Suppressions",
 }
 AUTHENTICATION_TAG = "Authentication"
 VOICE_ENGINE_TAG = "Voice engine"
@@ -44,6 +45,7 @@ TAG_DESCRIPTIONS = {
     "Organization": "Your organization: its limits, destination policy and call retention.",
     "Webhooks": "Endpoints of yours that receive call events, signed; their delivery log.",
     "Events": "Call events as your endpoints receive them.",
+    "Suppressions": "The do-not-call list: numbers your organization never calls, checked at every dial.",
     AUTHENTICATION_TAG: "JWTs for people: log in, refresh, log out, change your password.",
     VOICE_ENGINE_TAG: "For the voice engine serving a call, with the call's stream token.",
 }
@@ -95,6 +97,25 @@ ErrorSerializer = inline_serializer(
             "on a 409 from cancel: the call.",
         ),
         "status": serializers.CharField(required=False, help_text="With `call_id`: the call's status now."),
+        "refused": serializers.ListField(
+            child=inline_serializer(
+                name="RefusedRow",
+                fields={
+                    "line": serializers.IntegerField(
+                        help_text="The CSV line (the header is line 1), or the item's 1-based position in `items`."
+                    ),
+                    "phone_number": serializers.CharField(
+                        help_text="The row's number as given (at most 40 characters)."
+                    ),
+                    "reason": serializers.CharField(help_text="Why the row is refused."),
+                },
+            ),
+            required=False,
+            help_text="On a 400 from a bulk add: the rows refused (the first 1,000); nothing was added.",
+        ),
+        "refused_count": serializers.IntegerField(
+            required=False, help_text="On a 400 from a bulk add: how many rows were refused in all."
+        ),
         "provider": serializers.CharField(required=False, help_text="With a provider's error: the provider."),
         "provider_code": serializers.CharField(
             required=False, allow_null=True, help_text="With a provider's error: its own error code, if it gave one."

@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 from assistants.models import Assistant, ConversationFlow, PhoneNumber
 from burki.models import ApiKey, Membership
 from burki.tenancy import OrganizationAPIView
-from calls.models import Call
+from calls.models import Call, Suppression
 from telephony.models import TelephonyAccount
 from tests.factories import (
     SIMPLE_FLOW,
@@ -53,7 +53,9 @@ def world(organization: Any) -> dict[str, Any]:
     )
     key = ApiKeyFactory(organization=organization, name="spare", role=MEMBER)
     endpoint, _ = webhook_endpoint_create(organization=organization, url="https://hooks.example.com/burki")
+    suppression = Suppression.objects.create(organization=organization, phone_number="+14155550133")
     return {
+        "suppression": suppression,
         "endpoint": endpoint,
         "number": number,
         "spare": spare,
@@ -117,17 +119,23 @@ def operations(world: dict[str, Any]) -> list[tuple[str, str, str, dict[str, Any
         (MEMBER, "get", "/api/v1/organization", None),
         (ADMIN, "patch", "/api/v1/organization", {"block_premium_destinations": True}),
         (MEMBER, "get", "/api/v1/assistants/me/organization", None),
+        # Everyone who places calls reads and adds to the do-not-call list; taking a number off it is an admin's.
+        (MEMBER, "get", "/api/v1/suppressions", None),
+        (MEMBER, "post", "/api/v1/suppressions", {"phone_number": "+14155550134"}),
+        (MEMBER, "post", "/api/v1/suppressions/bulk", {"items": ["+14155550135"]}),
+        (MEMBER, "get", f"/api/v1/suppressions/{world['suppression'].pk}", None),
+        (ADMIN, "delete", f"/api/v1/suppressions/{world['suppression'].pk}", None),
     ]
 
 
-OPERATION_COUNT = 45
+OPERATION_COUNT = 50
 RANK = {MEMBER: 1, ADMIN: 2, OWNER: 3}
 
 
 def snapshot() -> list[Any]:
     return [
         list(model.objects.order_by("pk").values())
-        for model in (Call, Assistant, ConversationFlow, PhoneNumber, TelephonyAccount)
+        for model in (Call, Assistant, ConversationFlow, PhoneNumber, TelephonyAccount, Suppression)
     ] + [list(ApiKey.objects.order_by("pk").values("pk", "name", "role", "revoked_at"))]
 
 

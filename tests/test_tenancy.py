@@ -10,7 +10,7 @@ from django.db import transaction
 
 from assistants.models import Assistant, ConversationFlow, PhoneNumber
 from burki.models import ApiKey
-from calls.models import Call
+from calls.models import Call, Suppression
 from telephony.backends import sandbox
 from telephony.models import TelephonyAccount
 from tests.factories import (
@@ -34,6 +34,7 @@ LIST_ENDPOINTS = [
     "/api/v1/telephony/accounts",
     "/api/v1/api-keys",
     "/api/v1/webhooks",
+    "/api/v1/suppressions",
 ]
 # Not a JSON list, but the same call log: the whole of it, streamed.
 EXPORT_URL = "/api/v1/calls/export"
@@ -64,7 +65,11 @@ def theirs() -> dict[str, Any]:
     )[0]
     with transaction.atomic():
         event = event_emit(organization_id=other.pk, type="call.ended", subject="call:0", data={"name": MARKER})
+    suppression = Suppression.objects.create(
+        organization=other, phone_number="+14155550177", reason=f"{MARKER} asked", source="opt-out", call=call
+    )
     return {
+        "suppression": suppression,
         "call": call,
         "assistant": flow.base_assistant,
         "flow": flow,
@@ -107,13 +112,15 @@ def object_urls(theirs: dict[str, Any]) -> list[tuple[str, str]]:
         ("get", f"/api/v1/webhooks/{theirs['endpoint'].pk}/deliveries"),
         ("post", f"/api/v1/webhooks/{theirs['endpoint'].pk}/deliveries/{theirs['delivery'].pk}/redeliver"),
         ("get", f"/api/v1/events/{theirs['event'].uid}"),
+        ("get", f"/api/v1/suppressions/{theirs['suppression'].pk}"),
+        ("delete", f"/api/v1/suppressions/{theirs['suppression'].pk}"),
     ]
 
 
 def snapshot() -> list[Any]:
     tables = [
         list(model.objects.order_by("pk").values())
-        for model in (Call, Assistant, ConversationFlow, PhoneNumber, TelephonyAccount, Delivery, Event)
+        for model in (Call, Assistant, ConversationFlow, PhoneNumber, TelephonyAccount, Delivery, Event, Suppression)
     ]
     # The endpoint's secrets field is ciphertext that changes on every save: compare what it decrypts to.
     tables.append([(e.pk, e.url, e.enabled, e.secrets) for e in WebhookEndpoint.objects.order_by("pk")])
@@ -128,6 +135,7 @@ ADMIN_ONLY = {
     ("patch", "telephony"),
     ("delete", "telephony"),
     ("delete", "api-keys"),
+    ("delete", "suppressions"),
 }
 # Bringing numbers in from a provider account, listing them included, is an admin's.
 ADMIN_ONLY_SUFFIXES = ("/numbers/available", "/numbers/import")
