@@ -493,3 +493,25 @@ def test_an_opt_out_reason_over_500_characters_is_a_400(live_call: Call, client_
 
     assert response.status_code == 400
     assert not Suppression.objects.exists()
+
+
+def test_a_bulk_add_reads_and_inserts_in_batches_not_row_by_row(api: Any, organization: Any) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    items = [f"+1415{2000000 + n}" for n in range(2_500)]
+    Suppression.objects.create(organization=organization, phone_number=items[0])
+
+    with CaptureQueriesContext(connection) as queries:
+        response = api.post(BULK, {"items": items}, format="json")
+
+    assert response.status_code == 200, response.content[:300]
+    assert response.json()["created"] == 2_499
+    statements = [
+        query["sql"].split(" ", 1)[0] for query in queries.captured_queries if "calls_suppression" in query["sql"]
+    ]
+    # One lookup of the numbers on the list per 1,000 rows; one INSERT per 1,000 rows on PostgreSQL (SQLite allows
+    # 999 parameters a statement: 166 rows).
+    assert statements.count("SELECT") == 3
+    assert statements.count("INSERT") == (3 if connection.vendor == "postgresql" else 16)
+    assert len(statements) == statements.count("SELECT") + statements.count("INSERT")
