@@ -15,7 +15,7 @@ from calls.options import MAX_DURATION_RANGE, RING_TIMEOUT_RANGE
 from calls.selectors import CallFilters
 from calls.suppressions import MAX_BULK_ROWS, MAX_REASON
 from calls.templating import MAX_AGENDA, MAX_VOICEMAIL_MESSAGE, MAX_WELCOME_MESSAGE
-from telephony.detection import MachineDetection
+from telephony.detection import AnsweredBy, MachineDetection
 from telephony.numbers import InvalidPhoneNumber, normalize_e164
 from telephony.serializers import PHONE_NUMBER_INPUT_HELP, PhoneNumberInputField, PhoneNumberOutputField
 from telephony.status import CallStatus
@@ -234,6 +234,14 @@ def call_object(row: Mapping[str, Any]) -> dict[str, Any]:
     return call
 
 
+def answered_by_field() -> serializers.ChoiceField:
+    # Empty until the carrier's detection says who answered (and for calls that do not detect): documented, so that
+    # clients and the schema agree on "".
+    return serializers.ChoiceField(
+        choices=AnsweredBy.choices, allow_blank=True, read_only=True, help_text="Empty until detection has said."
+    )
+
+
 @extend_schema_serializer(examples=[OpenApiExample("A completed call", value=CALL_EXAMPLE, response_only=True)])
 class CallOutput(serializers.ModelSerializer[Call]):
     """The call object of Burki's published API, plus our own fields beside it."""
@@ -244,6 +252,7 @@ class CallOutput(serializers.ModelSerializer[Call]):
     to_number = PhoneNumberOutputField(redactable=True, example="+14155550199")
     telephony_provider = serializers.CharField(source="provider")
     assistant_name = serializers.SerializerMethodField()
+    answered_by = answered_by_field()
 
     class Meta:
         model = Call
@@ -386,6 +395,8 @@ class CallContextOutput(serializers.ModelSerializer[Call]):
     to_number = PhoneNumberOutputField(example="+14155550199")
     assistant = _ContextAssistant()
     flow = _ContextFlow(allow_null=True)
+
+    answered_by = answered_by_field()
 
     class Meta:
         model = Call

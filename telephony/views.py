@@ -1,13 +1,13 @@
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from burki.errors import NotFound
 from burki.pagination import PageParams, paginated_response
-from burki.schema import page_of
+from burki.schema import ErrorSerializer, page_of
 from burki.tenancy import OrganizationAPIView
 from telephony.models import TelephonyAccount
 from telephony.selectors import telephony_account_get, telephony_account_list
@@ -71,7 +71,12 @@ class TelephonyAccountDetailApi(OrganizationAPIView):
         return Response(TelephonyAccountOutput(account).data)
 
     @extend_schema(
-        operation_id="telephony_accounts_delete", summary="Delete a telephony account", responses={204: None}
+        operation_id="telephony_accounts_delete",
+        summary="Delete a telephony account",
+        responses={
+            204: None,
+            409: OpenApiResponse(ErrorSerializer, description="The account still has phone numbers."),
+        },
     )
     def delete(self, request: Request, account_id: int) -> Response:
         telephony_account_delete(account=self._account(account_id))
