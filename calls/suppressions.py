@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -223,17 +223,36 @@ def suppressions_add_bulk(
                 "phone_number", flat=True
             )
         )
-    new = [
-        Suppression(organization=organization, phone_number=number, reason=reason, source=source)
-        for number, reason in wanted.items()
-        if number not in existing
-    ]
-    with transaction.atomic():
-        # ignore_conflicts: a number added by another request meanwhile is kept as that request added it.
-        Suppression.objects.bulk_create(new, batch_size=INSERT_BATCH, ignore_conflicts=True)
+    new = {number: reason for number, reason in wanted.items() if number not in existing}
+    _insert(organization=organization, rows=new, source=source)
     result.created = len(new)
     result.already_suppressed = [number for number in numbers if number in existing]
     return result
+
+
+def _insert(*, organization: Organization, rows: dict[str, str], source: str) -> None:
+    """Insert {number: reason}; a number added by another request meanwhile is kept as that request added it."""
+    if not rows:
+        return
+    connection = connections[Suppression.objects.db]
+    if connection.vendor == "postgresql":
+        # One statement for the lot: building 10,000 models and binding 60,000 parameters was most of the time.
+        # The table's name is the model's own, quoted; every value is a parameter.
+        table = connection.ops.quote_name(Suppression._meta.db_table)
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (organization_id, phone_number, reason, source, created_at) "  # noqa: S608
+                "SELECT %s, number, reason, %s, %s FROM unnest(%s::text[], %s::text[]) AS given(number, reason) "
+                "ON CONFLICT DO NOTHING",
+                [organization.pk, source, timezone.now(), list(rows), list(rows.values())],
+            )
+        return
+    objects = [
+        Suppression(organization=organization, phone_number=number, reason=reason, source=source)
+        for number, reason in rows.items()
+    ]
+    with transaction.atomic():
+        Suppression.objects.bulk_create(objects, batch_size=INSERT_BATCH, ignore_conflicts=True)
 
 
 # --- CSV --------------------------------------------------------------------------------------------------------------
