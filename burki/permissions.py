@@ -24,6 +24,8 @@ PERMISSIONS: Final[dict[str, tuple[str, str]]] = {
     "calls": (MEMBER, MEMBER),
     "assistants": (MEMBER, MEMBER),
     "flows": (MEMBER, MEMBER),
+    # Members place calls, so they may also create, run, pause and cancel campaigns of them.
+    "campaigns": (MEMBER, MEMBER),
     # Members see which numbers and accounts exist (never credentials: no role ever reads those back).
     "phone_numbers": (MEMBER, ADMIN),
     "telephony_accounts": (MEMBER, ADMIN),

@@ -24,6 +24,7 @@ RESOURCE_TAGS = {
     "calls": "Calls",
     "assistants": "Assistants",
     "flows": "Conversation flows",
+    "campaigns": "Campaigns",
     "phone_numbers": "Phone numbers",
     "phone_number_import": "Phone numbers",
     "telephony_accounts": "Telephony accounts",
@@ -39,6 +40,7 @@ TAG_DESCRIPTIONS = {
     "Calls": "Place, check, list, export, read, hang up and cancel outbound calls; a call's provider events.",
     "Assistants": "Who speaks on a call: greeting, maximum length, and the voice engine's settings.",
     "Conversation flows": "Scripted conversations on top of a base assistant.",
+    "Campaigns": "Batches of outbound calls: contacts, each callee's calling hours, retries, progress, results.",
     "Phone numbers": "The organization's numbers, each on a telephony account, answered by an assistant or a flow.",
     "Telephony accounts": "Provider accounts (Twilio, Telnyx, Vonage, sandbox); credentials are write-only.",
     "API keys": "Keys for machines, each with a role; the raw key is shown once.",
@@ -96,25 +98,22 @@ ErrorSerializer = inline_serializer(
             help_text="When a call was recorded (a provider's refusal, time-out or rate limit), or "
             "on a 409 from cancel: the call.",
         ),
-        "status": serializers.CharField(required=False, help_text="With `call_id`: the call's status now."),
-        "refused": serializers.ListField(
-            child=inline_serializer(
-                name="RefusedRow",
-                fields={
-                    "line": serializers.IntegerField(
-                        help_text="The CSV line (the header is line 1), or the item's 1-based position in `items`."
-                    ),
-                    "phone_number": serializers.CharField(
-                        help_text="The row's number as given (at most 40 characters)."
-                    ),
-                    "reason": serializers.CharField(help_text="Why the row is refused."),
-                },
-            ),
-            required=False,
-            help_text="On a 400 from a bulk add: the rows refused (the first 1,000); nothing was added.",
+        "status": serializers.CharField(
+            required=False, help_text="With `call_id`: the call's status now; with `campaign_id`: the campaign's."
+        ),
+        "campaign_id": serializers.IntegerField(
+            required=False, help_text="On a 409 from a campaign's action: the campaign (`status` is its status)."
         ),
         "refused_count": serializers.IntegerField(
-            required=False, help_text="On a 400 from a bulk add: how many rows were refused in all."
+            required=False,
+            help_text="On a 400 from a contacts import or a bulk add of suppressions: how many rows are refused.",
+        ),
+        "refused": serializers.ListField(
+            child=serializers.DictField(),
+            required=False,
+            help_text="On a 400 from a contacts import or a bulk add of suppressions: each refused row, with its "
+            "`line` (the CSV line, the header being line 1, or the item's position from 1), `phone_number` (as "
+            "given) and `reason`; nothing was added. A bulk add of suppressions lists the first 1,000.",
         ),
         "provider": serializers.CharField(required=False, help_text="With a provider's error: the provider."),
         "provider_code": serializers.CharField(

@@ -26,6 +26,7 @@ urlpatterns = [
     path("api/v1/", include("telephony.urls")),
     path("api/v1/", include("assistants.urls")),
     path("api/v1/", include("webhooks.urls")),
+    path("api/v1/", include("campaigns.urls")),
 ]
 
 handler400 = "burki.errors.json_bad_request"

@@ -46,9 +46,20 @@ def special_destination_refusal(to_number: object) -> str | None:
     return EMERGENCY_REFUSAL if kind == EMERGENCY else SHORT_CODE_REFUSAL
 
 
-def destination_refusal(*, organization: Organization, to_number: str) -> str | None:
-    """Why the organization's policy refuses this (E.164, valid) destination; None when it may be called."""
-    parsed = phonenumbers.parse(to_number, None)
+def destination_refusal(
+    *,
+    organization: Organization,
+    to_number: str,
+    parsed: phonenumbers.PhoneNumber | None = None,
+    number_type: int | None = None,
+) -> str | None:
+    """Why the organization's policy refuses this (E.164, valid) destination; None when it may be called.
+
+    `parsed` and `number_type`: the number's, when the caller has them already (a campaign's import checks 10,000
+    numbers, and each of these costs as much as the rest of the check).
+    """
+    if parsed is None:
+        parsed = phonenumbers.parse(to_number, None)
     country = phonenumbers.region_code_for_number(parsed) or "unknown"
     allowed = organization.allowed_destination_countries
     reason = None
@@ -61,9 +72,10 @@ def destination_refusal(*, organization: Organization, to_number: str) -> str | 
         reason = (
             f"Destination country {country} is not in your organization's allowed countries ({', '.join(allowed)})."
         )
-    elif organization.block_premium_destinations and phonenumbers.number_type(parsed) in BLOCKED_TYPES:
-        kind = BLOCKED_TYPES[phonenumbers.number_type(parsed)]
-        reason = f"Calls to {kind} numbers are blocked by your organization's destination policy."
+    elif organization.block_premium_destinations:
+        kind = phonenumbers.number_type(parsed) if number_type is None else number_type
+        if kind in BLOCKED_TYPES:
+            reason = f"Calls to {BLOCKED_TYPES[kind]} numbers are blocked by your organization's destination policy."
     if reason:
         logger.warning(
             "organization %s: destination %s (%s) refused by policy", organization.pk, mask_number(to_number), country

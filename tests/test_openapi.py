@@ -50,6 +50,14 @@ CONTRACT_PATHS = {
     "/api/v1/suppressions/bulk": {"post"},
     "/api/v1/suppressions/{suppression_id}": {"get", "delete"},
     "/api/v1/calls/{call_id}/opt-out": {"post"},
+    "/api/v1/campaigns": {"get", "post"},
+    "/api/v1/campaigns/{campaign_id}": {"get", "patch", "delete"},
+    "/api/v1/campaigns/{campaign_id}/contacts": {"get", "post"},
+    "/api/v1/campaigns/{campaign_id}/start": {"post"},
+    "/api/v1/campaigns/{campaign_id}/pause": {"post"},
+    "/api/v1/campaigns/{campaign_id}/resume": {"post"},
+    "/api/v1/campaigns/{campaign_id}/cancel": {"post"},
+    "/api/v1/campaigns/{campaign_id}/results.csv": {"get"},
 }
 
 

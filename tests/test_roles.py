@@ -15,6 +15,7 @@ from assistants.models import Assistant, ConversationFlow, PhoneNumber
 from burki.models import ApiKey, Membership
 from burki.tenancy import OrganizationAPIView
 from calls.models import Call, Suppression
+from campaigns.models import Campaign, CampaignContact
 from telephony.models import TelephonyAccount
 from tests.factories import (
     SIMPLE_FLOW,
@@ -54,8 +55,15 @@ def world(organization: Any) -> dict[str, Any]:
     key = ApiKeyFactory(organization=organization, name="spare", role=MEMBER)
     endpoint, _ = webhook_endpoint_create(organization=organization, url="https://hooks.example.com/burki")
     suppression = Suppression.objects.create(organization=organization, phone_number="+14155550133")
+    campaign = Campaign.objects.create(organization=organization, name="Roles", from_numbers=["+14155550100"])
+    CampaignContact.objects.create(campaign=campaign, line=1, phone_number="+14155550199")
+    running = Campaign.objects.create(
+        organization=organization, name="Running", from_numbers=["+14155550100"], status="running"
+    )
     return {
         "suppression": suppression,
+        "campaign": campaign,
+        "running": running,
         "endpoint": endpoint,
         "number": number,
         "spare": spare,
@@ -72,6 +80,7 @@ def operations(world: dict[str, Any]) -> list[tuple[str, str, str, dict[str, Any
     call, assistant, flow, spare, account, key, endpoint = (
         world[name] for name in ("call", "assistant", "flow", "spare", "account", "key", "endpoint")
     )
+    campaign, running = f"/api/v1/campaigns/{world['campaign'].pk}", f"/api/v1/campaigns/{world['running'].pk}"
     dial = {"from_phone_number": "+14155550100", "to_phone_number": "+14155550199"}
     return [
         (MEMBER, "post", "/calls/initiate", dial),
@@ -119,6 +128,18 @@ def operations(world: dict[str, Any]) -> list[tuple[str, str, str, dict[str, Any
         (MEMBER, "get", "/api/v1/organization", None),
         (ADMIN, "patch", "/api/v1/organization", {"block_premium_destinations": True}),
         (MEMBER, "get", "/api/v1/assistants/me/organization", None),
+        (MEMBER, "get", "/api/v1/campaigns", None),
+        (MEMBER, "post", "/api/v1/campaigns", {"name": "New", "from_numbers": ["+14155550100"]}),
+        (MEMBER, "get", campaign, None),
+        (MEMBER, "patch", campaign, {"name": "renamed"}),
+        (MEMBER, "delete", campaign, None),
+        (MEMBER, "get", f"{campaign}/contacts", None),
+        (MEMBER, "post", f"{campaign}/contacts", {"contacts": [{"phone_number": "+14155550198"}]}),
+        (MEMBER, "post", f"{campaign}/start", None),
+        (MEMBER, "post", f"{running}/pause", None),
+        (MEMBER, "post", f"{running}/resume", None),
+        (MEMBER, "post", f"{running}/cancel", None),
+        (MEMBER, "get", f"{campaign}/results.csv", None),
         # Everyone who places calls reads and adds to the do-not-call list; taking a number off it is an admin's.
         (MEMBER, "get", "/api/v1/suppressions", None),
         (MEMBER, "post", "/api/v1/suppressions", {"phone_number": "+14155550134"}),
@@ -128,14 +149,23 @@ def operations(world: dict[str, Any]) -> list[tuple[str, str, str, dict[str, Any
     ]
 
 
-OPERATION_COUNT = 50
+OPERATION_COUNT = 62
 RANK = {MEMBER: 1, ADMIN: 2, OWNER: 3}
 
 
 def snapshot() -> list[Any]:
     return [
         list(model.objects.order_by("pk").values())
-        for model in (Call, Assistant, ConversationFlow, PhoneNumber, TelephonyAccount, Suppression)
+        for model in (
+            Call,
+            Assistant,
+            ConversationFlow,
+            PhoneNumber,
+            TelephonyAccount,
+            Campaign,
+            CampaignContact,
+            Suppression,
+        )
     ] + [list(ApiKey.objects.order_by("pk").values("pk", "name", "role", "revoked_at"))]
 
 

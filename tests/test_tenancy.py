@@ -11,6 +11,7 @@ from django.db import transaction
 from assistants.models import Assistant, ConversationFlow, PhoneNumber
 from burki.models import ApiKey
 from calls.models import Call, Suppression
+from campaigns.models import Campaign, CampaignContact
 from telephony.backends import sandbox
 from telephony.models import TelephonyAccount
 from tests.factories import (
@@ -35,6 +36,7 @@ LIST_ENDPOINTS = [
     "/api/v1/api-keys",
     "/api/v1/webhooks",
     "/api/v1/suppressions",
+    "/api/v1/campaigns",
 ]
 # Not a JSON list, but the same call log: the whole of it, streamed.
 EXPORT_URL = "/api/v1/calls/export"
@@ -68,8 +70,15 @@ def theirs() -> dict[str, Any]:
     suppression = Suppression.objects.create(
         organization=other, phone_number="+14155550177", reason=f"{MARKER} asked", source="opt-out", call=call
     )
+    campaign = Campaign.objects.create(
+        organization=other, name=f"{MARKER} campaign", from_numbers=[number.phone_number], status="running"
+    )
+    CampaignContact.objects.create(
+        campaign=campaign, line=1, phone_number="+14155550178", variables={"name": MARKER}, last_call=call
+    )
     return {
         "suppression": suppression,
+        "campaign": campaign,
         "call": call,
         "assistant": flow.base_assistant,
         "flow": flow,
@@ -112,6 +121,21 @@ def object_urls(theirs: dict[str, Any]) -> list[tuple[str, str]]:
         ("get", f"/api/v1/webhooks/{theirs['endpoint'].pk}/deliveries"),
         ("post", f"/api/v1/webhooks/{theirs['endpoint'].pk}/deliveries/{theirs['delivery'].pk}/redeliver"),
         ("get", f"/api/v1/events/{theirs['event'].uid}"),
+        *[
+            (method, f"/api/v1/campaigns/{theirs['campaign'].pk}{suffix}")
+            for method, suffix in (
+                ("get", ""),
+                ("patch", ""),
+                ("delete", ""),
+                ("get", "/contacts"),
+                ("post", "/contacts"),
+                ("post", "/start"),
+                ("post", "/pause"),
+                ("post", "/resume"),
+                ("post", "/cancel"),
+                ("get", "/results.csv"),
+            )
+        ],
         ("get", f"/api/v1/suppressions/{theirs['suppression'].pk}"),
         ("delete", f"/api/v1/suppressions/{theirs['suppression'].pk}"),
     ]
@@ -120,7 +144,18 @@ def object_urls(theirs: dict[str, Any]) -> list[tuple[str, str]]:
 def snapshot() -> list[Any]:
     tables = [
         list(model.objects.order_by("pk").values())
-        for model in (Call, Assistant, ConversationFlow, PhoneNumber, TelephonyAccount, Delivery, Event, Suppression)
+        for model in (
+            Call,
+            Assistant,
+            ConversationFlow,
+            PhoneNumber,
+            TelephonyAccount,
+            Delivery,
+            Event,
+            Campaign,
+            CampaignContact,
+            Suppression,
+        )
     ]
     # The endpoint's secrets field is ciphertext that changes on every save: compare what it decrypts to.
     tables.append([(e.pk, e.url, e.enabled, e.secrets) for e in WebhookEndpoint.objects.order_by("pk")])
