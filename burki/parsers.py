@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from rest_framework.exceptions import ParseError, ValidationError
-from rest_framework.parsers import JSONParser
+from rest_framework.parsers import BaseParser, JSONParser
 
 from burki.text import unstorable_errors
 
@@ -22,3 +22,12 @@ class SafeJSONParser(JSONParser):
         if errors:
             raise ValidationError(errors)
         return document
+
+
+class CSVParser(BaseParser):
+    """A `text/csv` body, handed over as bytes: the view decides how to read it (and says what is wrong with it)."""
+
+    media_type = "text/csv"
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:  # bytes
+        return stream.read() if stream is not None else b""

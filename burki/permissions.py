@@ -36,6 +36,14 @@ PERMISSIONS: Final[dict[str, tuple[str, str]]] = {
     # Where the organization's call events go, their signing secrets and delivery log; the events themselves.
     "webhooks": (ADMIN, ADMIN),
     "events": (ADMIN, ADMIN),
+    # The do-not-call list: everyone who places calls reads it and adds to it; taking a number off it (which makes
+    # it callable again) is an admin's (DELETE_PERMISSIONS).
+    "suppressions": (MEMBER, MEMBER),
+}
+
+# resource: the role needed to delete one of its objects, where that is above the role needed to change it.
+DELETE_PERMISSIONS: Final[dict[str, str]] = {
+    "suppressions": ADMIN,
 }
 
 SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -52,4 +60,6 @@ def lower_role(first: str, second: str) -> str:
 def required_role(resource: str, method: str) -> str:
     """The role an operation needs; KeyError for a resource the table does not name (a view must never guess)."""
     read, write = PERMISSIONS[resource]
+    if method.upper() == "DELETE":
+        return DELETE_PERMISSIONS.get(resource, write)
     return read if method.upper() in SAFE_METHODS else write

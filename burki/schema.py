@@ -32,6 +32,7 @@ RESOURCE_TAGS = {
     "organization": "Organization",
     "webhooks": "Webhooks",
     "events": "Events",
+    "suppressions": "Suppressions",
 }
 AUTHENTICATION_TAG = "Authentication"
 VOICE_ENGINE_TAG = "Voice engine"
@@ -46,6 +47,7 @@ TAG_DESCRIPTIONS = {
     "Organization": "Your organization: its limits, destination policy and call retention.",
     "Webhooks": "Endpoints of yours that receive call events, signed; their delivery log.",
     "Events": "Call events as your endpoints receive them.",
+    "Suppressions": "The do-not-call list: numbers your organization never calls, checked at every dial.",
     AUTHENTICATION_TAG: "JWTs for people: log in, refresh, log out, change your password.",
     VOICE_ENGINE_TAG: "For the voice engine serving a call, with the call's stream token.",
 }
@@ -103,12 +105,15 @@ ErrorSerializer = inline_serializer(
             required=False, help_text="On a 409 from a campaign's action: the campaign (`status` is its status)."
         ),
         "refused_count": serializers.IntegerField(
-            required=False, help_text="On a 400 from a contacts import: how many rows are refused."
+            required=False,
+            help_text="On a 400 from a contacts import or a bulk add of suppressions: how many rows are refused.",
         ),
         "refused": serializers.ListField(
             child=serializers.DictField(),
             required=False,
-            help_text="On a 400 from a contacts import: each refused row, with its `line`, `phone_number`, `reason`.",
+            help_text="On a 400 from a contacts import or a bulk add of suppressions: each refused row, with its "
+            "`line` (the CSV line, the header being line 1, or the item's position from 1), `phone_number` (as "
+            "given) and `reason`; nothing was added. A bulk add of suppressions lists the first 1,000.",
         ),
         "provider": serializers.CharField(required=False, help_text="With a provider's error: the provider."),
         "provider_code": serializers.CharField(

@@ -22,14 +22,15 @@ from burki.admin_site import BurkiAdminSite
 from burki.errors import ServiceError
 from burki.models import Organization
 from burki.pagination import BoundedCountPaginator
-from calls.models import Call, CallEvent
+from calls.models import Call, CallEvent, Suppression
 from calls.selectors import OUTCOMES, CallsToday, calls_today
 from calls.services import call_cancel, call_initiate, call_sandbox_play_start
+from calls.suppressions import MAX_BULK_ROWS, MAX_REASON, csv_rows, suppressions_add_bulk
 from telephony.backends import get_backend
 from telephony.backends.base import TelephonyError
 from telephony.backends.sandbox import SandboxBackend
 from telephony.detection import MachineDetection
-from telephony.numbers import MAX_INPUT_LENGTH
+from telephony.numbers import MAX_INPUT_LENGTH, InvalidPhoneNumber, normalize_e164
 from telephony.status import CallStatus
 
 CALL_FIELDS = (
@@ -68,6 +69,8 @@ CALL_FIELDS = (
     "created_at",
     "updated_at",
 )
+# The CSV import's file: the API's bulk body limit.
+MAX_IMPORT_FILE = 4 * 1024 * 1024
 CALL_EVENT_FIELDS = ("call", "received_at", "provider", "event_type", "status", "key", "payload")
 
 # The service names its inputs as the API does; errors land on the form field the operator filled in.
@@ -415,3 +418,108 @@ def calls_today_context(today: CallsToday) -> dict[str, Any]:
 
 if isinstance(admin.site, BurkiAdminSite):
     admin.site.register_index_panel(calls_today_panel)
+
+
+class SuppressionForm(forms.ModelForm):
+    # As people write numbers (the model's 16 characters are E.164's): normalized below.
+    phone_number = forms.CharField(max_length=MAX_INPUT_LENGTH, help_text="E.164, e.g. +14155550199.")
+
+    class Meta:
+        model = Suppression
+        fields = ["organization", "phone_number", "reason"]
+
+    def clean_phone_number(self) -> str:
+        # As the API stores it: E.164 with initiate's rules and messages, so the unique check sees the same number.
+        try:
+            return normalize_e164(self.cleaned_data.get("phone_number"))
+        except InvalidPhoneNumber as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+
+class SuppressionImportForm(forms.Form):
+    organization = forms.ModelChoiceField(queryset=Organization.objects.none())
+    file = forms.FileField(
+        help_text=f"A UTF-8 CSV file: a header with a phone_number column, optionally reason; at most "
+        f"{MAX_BULK_ROWS:,} rows. All or nothing: one invalid row and nothing is added."
+    )
+    reason = forms.CharField(max_length=MAX_REASON, required=False, help_text="For the rows that give none.")
+
+    def __init__(self, *args: Any, organizations: QuerySet[Organization], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        organization = self.fields["organization"]
+        assert isinstance(organization, forms.ModelChoiceField)
+        organization.queryset = organizations
+
+
+@admin.register(Suppression)
+class SuppressionAdmin(TenantScopedAdmin):
+    form = SuppressionForm
+    list_display = ["phone_number", "organization", "source", "reason", "created_at"]
+    list_select_related = ["organization"]
+    search_fields = ["=phone_number"]
+    search_help_text = "An exact number in E.164 (+14155550199)."
+    list_filter = ["source", ("organization", OrganizationListFilter)]
+    show_full_result_count = False
+    paginator = BoundedCountPaginator
+    # The changelist offers "Import CSV": templates/admin/calls/suppression/change_list.html.
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = ["organization", "phone_number", "reason"]
+        return fields if obj is None else [*fields, "source", "call", "created_at"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        # An entry's number is what it is: another number is another entry (delete this one, add that one).
+        return [] if obj is None else ["organization", "phone_number", "source", "call", "created_at"]
+
+    def save_model(self, request: HttpRequest, obj: Suppression, form: Any, change: bool) -> None:
+        if not change:
+            obj.source = Suppression.Source.ADMIN
+        super().save_model(request, obj, form, change)
+
+    def get_urls(self) -> list[URLPattern]:
+        custom = [
+            path("import/", self.admin_site.admin_view(self.import_view), name="calls_suppression_import"),
+        ]
+        return custom + super().get_urls()
+
+    def import_view(self, request: HttpRequest) -> HttpResponse:
+        """Add a CSV file's numbers through the API's own bulk service (source csv), to one administered
+        organization."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        organizations = administered(request, Organization.objects.order_by("name"), lookup="pk")
+        form = SuppressionImportForm(
+            request.POST if request.method == "POST" else None,
+            request.FILES if request.method == "POST" else None,
+            organizations=organizations,
+        )
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                rows = csv_rows(data["file"].read(MAX_IMPORT_FILE + 1))
+                result = suppressions_add_bulk(
+                    organization=data["organization"],
+                    rows=rows,
+                    source=Suppression.Source.CSV,
+                    default_reason=data["reason"],
+                )
+            except ServiceError as exc:
+                form.add_error("file", exc.detail)
+                for refused in exc.extra.get("refused", [])[:20]:
+                    form.add_error("file", f"Line {refused['line']} ({refused['phone_number']}): {refused['reason']}")
+            else:
+                already = len(result.already_suppressed)
+                self.message_user(
+                    request,
+                    f"{result.created} numbers added to {data['organization']}'s do-not-call list; {already} were on "
+                    f"it already, {result.duplicates_merged} duplicate rows merged.",
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(reverse("admin:calls_suppression_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Import a do-not-call list (CSV)",
+            "opts": self.opts,
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/calls/suppression/import.html", context)

@@ -10,9 +10,10 @@ from rest_framework import serializers
 
 from assistants.models import Assistant, ConversationFlow
 from burki.serializers import FieldsBuiltOnce, IdField, StrictBooleanField, StrictCharField, StrictIntegerField
-from calls.models import Call, CallEvent
+from calls.models import Call, CallEvent, Suppression
 from calls.options import MAX_DURATION_RANGE, RING_TIMEOUT_RANGE
 from calls.selectors import CallFilters
+from calls.suppressions import MAX_BULK_ROWS, MAX_REASON
 from calls.templating import MAX_AGENDA, MAX_VOICEMAIL_MESSAGE, MAX_WELCOME_MESSAGE
 from telephony.detection import AnsweredBy, MachineDetection
 from telephony.numbers import InvalidPhoneNumber, normalize_e164
@@ -604,3 +605,144 @@ class CallValidateOutput(serializers.Serializer[Any]):
 
     def get_flow_id(self, plan: Any) -> int | None:
         return plan.flow.pk if plan.flow is not None else None
+
+
+# --- the do-not-call list (suppressions) ------------------------------------------------------------------------
+
+SUPPRESSION_EXAMPLE: dict[str, Any] = {
+    "id": 7,
+    "organization_id": 1,
+    "phone_number": TO,
+    "reason": "Asked not to be called again.",
+    "source": "api",
+    "call_id": None,
+    "created_at": "2026-11-30T11:02:40.118000Z",
+}
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample("Added through the API", value=SUPPRESSION_EXAMPLE, response_only=True),
+        OpenApiExample(
+            "A callee's opt-out",
+            value={**SUPPRESSION_EXAMPLE, "reason": "Said: stop calling me.", "source": "opt-out", "call_id": 42},
+            response_only=True,
+        ),
+    ]
+)
+class SuppressionOutput(serializers.ModelSerializer[Suppression]):
+    phone_number = PhoneNumberOutputField(example=TO)
+    call_id = serializers.IntegerField(
+        allow_null=True, help_text="With source opt-out: the call in which the callee asked (null once it is deleted)."
+    )
+
+    class Meta:
+        model = Suppression
+        fields = ["id", "organization_id", "phone_number", "reason", "source", "call_id", "created_at"]
+        read_only_fields = fields
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "One number",
+            value={"phone_number": "+1 (415) 555-0199", "reason": "Asked not to be called again."},
+            request_only=True,
+        ),
+    ]
+)
+class SuppressionCreateInput(serializers.Serializer[Any]):
+    # Normalized (E.164) by the service, with initiate's rules and messages.
+    phone_number = PhoneNumberInputField(example=TO, help_text=f"The number never to call. {PHONE_NUMBER_INPUT_HELP}")
+    reason = StrictCharField(max_length=MAX_REASON, required=False, allow_blank=True, default="")
+
+
+class SuppressionListFilters(serializers.Serializer[Any]):
+    phone_number = PhoneNumberInputField(
+        required=False, example=TO, help_text=f"This number's entry, if it has one. {PHONE_NUMBER_INPUT_HELP}"
+    )
+    # A declared field, popped from the class by DRF's metaclass: it does not replace Field.source.
+    source = serializers.ChoiceField(choices=Suppression.Source.choices, required=False)  # type: ignore[assignment]
+
+    def validate_phone_number(self, value: str) -> str:
+        try:
+            return normalize_e164(value)
+        except InvalidPhoneNumber as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+
+class _BulkItem(serializers.Serializer[Any]):
+    phone_number = PhoneNumberInputField(example=TO)
+    reason = StrictCharField(
+        max_length=MAX_REASON, required=False, allow_blank=True, help_text="Default: the request's `reason`."
+    )
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Three rows, one given twice",
+            value={
+                "items": [
+                    {"phone_number": "+14155550199", "reason": "Asked on the phone."},
+                    {"phone_number": "+1 415 555 0198"},
+                    {"phone_number": "+14155550199"},
+                ],
+                "reason": "Imported from the CRM's opt-out list.",
+            },
+            request_only=True,
+        ),
+    ]
+)
+class SuppressionBulkInput(serializers.Serializer[Any]):
+    """Documents the JSON body; calls.suppressions.json_rows reads it (row by row, with each refusal's position)."""
+
+    items = serializers.ListField(
+        child=_BulkItem(),
+        min_length=1,
+        max_length=MAX_BULK_ROWS,
+        help_text=f"At most {MAX_BULK_ROWS:,} rows. A row may also be just the number, as a string.",
+    )
+    reason = StrictCharField(
+        max_length=MAX_REASON, required=False, allow_blank=True, help_text="For the rows that give none."
+    )
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Two added, one already on the list, one duplicate merged",
+            value={
+                "received": 4,
+                "created": 2,
+                "duplicates_merged": 1,
+                "already_suppressed_count": 1,
+                "already_suppressed": ["+14155550197"],
+            },
+            response_only=True,
+        )
+    ]
+)
+class SuppressionBulkOutput(serializers.Serializer[Any]):
+    received = serializers.IntegerField(help_text="Rows in the request.")
+    created = serializers.IntegerField(help_text="Numbers added to the list now.")
+    duplicates_merged = serializers.IntegerField(help_text="Rows that repeated a number given earlier in the request.")
+    already_suppressed_count = serializers.SerializerMethodField(help_text="Numbers that were on the list already.")
+    already_suppressed = serializers.ListField(
+        child=PhoneNumberOutputField(), help_text="Those numbers (their entries are left as they were)."
+    )
+
+    def get_already_suppressed_count(self, result: Any) -> int:
+        return len(result.already_suppressed)
+
+
+@extend_schema_serializer(
+    examples=[OpenApiExample("What the callee said", value={"reason": "Said: stop calling me."}, request_only=True)]
+)
+class CallOptOutInput(serializers.Serializer[Any]):
+    reason = StrictCharField(
+        max_length=MAX_REASON,
+        required=False,
+        allow_blank=True,
+        help_text="Default: 'Opted out during the call.'",
+    )

@@ -18,3 +18,11 @@ urlpatterns = [
     path("calls/<int:call_id>/cancel", views.CallCancelApi.as_view(), name="call-cancel"),
     path("calls/<str:call_sid>/terminate", views.CallTerminateApi.as_view(), name="call-terminate"),
 ]
+
+# The do-not-call list; bulk before the {id} route.
+urlpatterns += [
+    path("suppressions", views.SuppressionListApi.as_view(), name="suppression-list"),
+    path("suppressions/bulk", views.SuppressionBulkApi.as_view(), name="suppression-bulk"),
+    path("suppressions/<int:suppression_id>", views.SuppressionDetailApi.as_view(), name="suppression-detail"),
+    path("calls/<int:call_id>/opt-out", views.CallOptOutApi.as_view(), name="call-opt-out"),
+]

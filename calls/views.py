@@ -8,10 +8,20 @@ from typing import Any, ClassVar
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from django.utils import timezone
+from drf_spectacular.drainage import get_override
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
+from rest_framework import serializers
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
@@ -19,13 +29,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from burki.authentication import ApiKeyPrincipal
-from burki.errors import Conflict, NotFound
+from burki.errors import Conflict, InvalidInput, NotFound
 from burki.idempotency import idempotent
 from burki.pagination import PageParams, paginated_response
+from burki.parsers import CSVParser, SafeJSONParser
 from burki.schema import VOICE_ENGINE_TAG, ErrorSerializer, page_of
 from burki.tenancy import OrganizationAPIView
 from calls.export import calls_csv, calls_ndjson, csv_lines
-from calls.models import Call
+from calls.models import Call, Suppression
 from calls.selectors import call_get, call_get_by_sid, call_list
 from calls.serializers import (
     CALL_EXAMPLE,
@@ -37,13 +48,30 @@ from calls.serializers import (
     CallInitiateInput,
     CallInitiateOutput,
     CallListFilters,
+    CallOptOutInput,
     CallOutput,
     CallRowOutput,
     CallTerminateOutput,
     CallValidateOutput,
+    SuppressionBulkInput,
+    SuppressionBulkOutput,
+    SuppressionCreateInput,
+    SuppressionListFilters,
+    SuppressionOutput,
 )
 from calls.services import CallRequest, call_cancel, call_initiate, call_terminate, call_validate
 from calls.streams import InvalidStreamToken, stream_token_call_id, stream_token_matches
+from calls.suppressions import (
+    MAX_REASON,
+    csv_rows,
+    json_rows,
+    suppression_add,
+    suppression_delete,
+    suppression_get,
+    suppression_list,
+    suppression_opt_out,
+    suppressions_add_bulk,
+)
 
 PROVIDER_ERRORS = {
     403: OpenApiResponse(
@@ -403,6 +431,20 @@ class StreamTokenAuthentication(BaseAuthentication):
         return 'Bearer realm="stream"'
 
 
+def stream_call(request: Request, call_id: int, calls: QuerySet[Call] | None = None) -> Call:
+    """The call whose stream token authenticated the request, which must be the call of the path: a token opens its
+    own call only, and another call's id is a 404 (as an unknown one)."""
+    principal = request.user
+    if not isinstance(principal, StreamPrincipal) or principal.call_id != call_id:
+        raise NotFound("Call not found.")
+    call = (calls if calls is not None else Call.objects.all()).filter(pk=call_id).first()
+    if call is None:
+        raise NotFound("Call not found.")
+    if not stream_token_matches(str(request.auth), call):
+        raise AuthenticationFailed("Invalid stream token.")
+    return call
+
+
 class CallContextApi(APIView):
     """What the voice engine needs to begin the conversation of one call."""
 
@@ -419,14 +461,7 @@ class CallContextApi(APIView):
         },
     )
     def get(self, request: Request, call_id: int) -> Response:
-        principal = request.user
-        if not isinstance(principal, StreamPrincipal) or principal.call_id != call_id:
-            raise NotFound("Call not found.")
-        call = Call.objects.select_related("assistant", "flow").filter(pk=call_id).first()
-        if call is None:
-            raise NotFound("Call not found.")
-        if not stream_token_matches(str(request.auth), call):
-            raise AuthenticationFailed("Invalid stream token.")
+        call = stream_call(request, call_id, Call.objects.select_related("assistant", "flow"))
         if call.is_over:
             # A token outlives its call by up to STREAM_TOKEN_TTL, and a replayed answer webhook may have minted it:
             # only a live call's engine needs the assistant's settings.
@@ -448,3 +483,199 @@ class CallEventListApi(OrganizationAPIView):
         if call is None:
             raise NotFound("Call not found.")
         return paginated_response(request, call.events.order_by("received_at", "id"), CallEventOutput)
+
+
+# --- the do-not-call list (suppressions) ------------------------------------------------------------------------
+
+SUPPRESSION_INPUT_ERRORS = {
+    400: OpenApiResponse(
+        ErrorSerializer,
+        description="Invalid input, per field: a number is normalized to E.164 with initiate's rules and messages.",
+        examples=[
+            OpenApiExample(
+                "A number that is not one",
+                value={
+                    "detail": "Invalid request.",
+                    "errors": {"phone_number": ["Must start with + and the country code (E.164), e.g. +14155550100."]},
+                },
+            )
+        ],
+    ),
+}
+
+
+class SuppressionApi(OrganizationAPIView):
+    resource = "suppressions"
+
+    def _suppression(self, suppression_id: int) -> Suppression:
+        suppression = suppression_get(organization=self.organization, suppression_id=suppression_id)
+        if suppression is None:
+            raise NotFound("Suppression not found.")
+        return suppression
+
+
+class SuppressionListApi(SuppressionApi):
+    @extend_schema(
+        operation_id="suppressions_list",
+        summary="List the do-not-call list, newest first",
+        parameters=[PageParams, SuppressionListFilters],
+        responses=page_of(SuppressionOutput, "SuppressionPage"),
+    )
+    def get(self, request: Request) -> Response:
+        filters = SuppressionListFilters(data=request.query_params.dict())
+        filters.is_valid(raise_exception=True)
+        rows = suppression_list(organization=self.organization, **filters.validated_data)
+        return paginated_response(request, rows, SuppressionOutput)
+
+    @extend_schema(
+        operation_id="suppressions_create",
+        summary="Add a number to the do-not-call list (200 when it is on it already)",
+        description=(
+            "The number is normalized to E.164 and is never called again by this organization: initiate, validate "
+            'and campaigns refuse it (403, `"limit": "suppressed"`). Adding a number that is on the list '
+            "already is idempotent: **200** with its entry, left as it was; a new entry is a **201**."
+        ),
+        request=SuppressionCreateInput,
+        responses={201: SuppressionOutput, 200: SuppressionOutput, **SUPPRESSION_INPUT_ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        data = SuppressionCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        suppression, created = suppression_add(
+            organization=self.organization, source=Suppression.Source.API, **data.validated_data
+        )
+        return Response(SuppressionOutput(suppression).data, status=201 if created else 200)
+
+
+NO_PLUS = "Must start with + and the country code (E.164), e.g. +14155550100."
+CSV_UPLOAD_EXAMPLE = "phone_number,reason\n+14155550199,Asked on the phone\n+1 415 555 0198,\n"
+
+
+class SuppressionBulkApi(SuppressionApi):
+    # 10,000 rows with reasons: more than the API's usual 64 KB.
+    max_body_size = 4 * 1024 * 1024
+    parser_classes = [SafeJSONParser, CSVParser, MultiPartParser]
+
+    @extend_schema(
+        operation_id="suppressions_bulk",
+        summary="Add up to 10,000 numbers at once, from JSON or a CSV file (all or nothing)",
+        description=(
+            "The rows come as JSON (`items`), as a `text/csv` body, or as a CSV file uploaded in the `file` field of "
+            "a `multipart/form-data` form. A CSV file's first line names its columns: `phone_number`, and "
+            "optionally `reason` (other columns are ignored); its rows get source `csv`, JSON rows source `api`.\n\n"
+            "Every row is checked before anything is written: if any is refused (not a valid number, a reason over "
+            "500 characters), the answer is a **400** listing each refused row with its line (CSV: the file's line, "
+            "the header being line 1; JSON: the item's position from 1) and reason, and **nothing is added**. A "
+            "number given twice in the request is added once (the first reason given wins). A number already on "
+            "the list is reported in `already_suppressed` and left as it is. The answer is a 200 either way."
+        ),
+        request={
+            "application/json": SuppressionBulkInput,
+            "text/csv": OpenApiTypes.STR,
+            "multipart/form-data": inline_serializer(
+                name="SuppressionCsvUpload",
+                fields={
+                    "file": serializers.FileField(help_text="A UTF-8 CSV file with a phone_number column."),
+                    "reason": serializers.CharField(
+                        max_length=MAX_REASON, required=False, help_text="For the rows that give none."
+                    ),
+                },
+            ),
+        },
+        examples=[
+            *[
+                OpenApiExample(e.name, value=e.value, request_only=True, media_type="application/json")
+                for e in get_override(SuppressionBulkInput, "examples", [])
+            ],
+            OpenApiExample("A CSV file", value=CSV_UPLOAD_EXAMPLE, request_only=True, media_type="text/csv"),
+            *get_override(SuppressionBulkOutput, "examples", []),
+        ],
+        responses={
+            200: SuppressionBulkOutput,
+            400: OpenApiResponse(
+                ErrorSerializer,
+                description="Rows refused (nothing was added), too many rows, or a body that is not such a list or "
+                "CSV file.",
+                examples=[
+                    OpenApiExample(
+                        "Two rows refused",
+                        value={
+                            "detail": "2 of 3 rows refused: nothing was added. Fix them and send the whole list again.",
+                            "refused": [
+                                {"line": 2, "phone_number": "4155550199", "reason": NO_PLUS},
+                                {"line": 4, "phone_number": "+1415", "reason": "Not a valid phone number."},
+                            ],
+                            "refused_count": 2,
+                        },
+                    )
+                ],
+            ),
+            415: OpenApiResponse(ErrorSerializer, description="Neither JSON nor CSV."),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        media_type = (request.content_type or "").split(";")[0].strip().lower()
+        default_reason = ""
+        source = Suppression.Source.API
+        if media_type == "text/csv":
+            body: object = request.data  # bytes (burki.parsers.CSVParser), or an empty form when there is no body
+            rows, source = csv_rows(body if isinstance(body, bytes) else b""), Suppression.Source.CSV
+        elif media_type == "multipart/form-data":
+            upload = request.FILES.get("file")
+            if upload is None:
+                raise InvalidInput("Upload the CSV file in a field named file.", errors={"file": ["Required."]})
+            rows, source = csv_rows(upload.read()), Suppression.Source.CSV
+            default_reason = request.data.get("reason") or ""
+        else:
+            rows, default_reason = json_rows(request.data)
+        result = suppressions_add_bulk(
+            organization=self.organization, rows=rows, source=source, default_reason=default_reason
+        )
+        return Response(SuppressionBulkOutput(result).data)
+
+
+class SuppressionDetailApi(SuppressionApi):
+    @extend_schema(operation_id="suppressions_get", summary="Get a do-not-call entry", responses=SuppressionOutput)
+    def get(self, request: Request, suppression_id: int) -> Response:
+        return Response(SuppressionOutput(self._suppression(suppression_id)).data)
+
+    @extend_schema(
+        operation_id="suppressions_delete",
+        summary="Take a number off the do-not-call list (admins only): it may be called again",
+        responses={204: None},
+    )
+    def delete(self, request: Request, suppression_id: int) -> Response:
+        suppression_delete(suppression=self._suppression(suppression_id))
+        return Response(status=204)
+
+
+class CallOptOutApi(APIView):
+    """The callee asked never to be called again: the voice engine serving the call records it, and the number is
+    on the organization's do-not-call list at once (source `opt-out`, this call linked).
+
+    Authenticated with the call's stream token, which opens its own call only. Allowed while the call is live and
+    for 10 minutes after it ended (the engine may report once the line is down); later, a **409**. Idempotent:
+    a callee already on the list is a **200** with the entry as it was; a new entry is a **201**."""
+
+    openapi_tag = VOICE_ENGINE_TAG
+    authentication_classes = [StreamTokenAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="calls_opt_out",
+        summary="Record the callee's spoken opt-out: never call them again (stream token only)",
+        request=CallOptOutInput,
+        responses={
+            201: SuppressionOutput,
+            200: SuppressionOutput,
+            409: OpenApiResponse(
+                ErrorSerializer, description="The call ended more than 10 minutes ago: add the number instead."
+            ),
+        },
+    )
+    def post(self, request: Request, call_id: int) -> Response:
+        call = stream_call(request, call_id)
+        data = CallOptOutInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        suppression, created = suppression_opt_out(call=call, reason=data.validated_data.get("reason") or "")
+        return Response(SuppressionOutput(suppression).data, status=201 if created else 200)

@@ -23,7 +23,7 @@ from django.urls import reverse
 from assistants.models import Assistant, ConversationFlow, PhoneNumber
 from assistants.secrets import MASK
 from burki.models import ApiKey, Membership, Organization
-from calls.models import Call, CallEvent
+from calls.models import Call, CallEvent, Suppression
 from telephony.backends import sandbox
 from telephony.models import TelephonyAccount
 from tests.factories import (
@@ -61,6 +61,7 @@ class Tenant:
     api_key: ApiKey
     call: Call
     event: CallEvent
+    suppression: Suppression
 
 
 def populate(tag: str, digit: int) -> Tenant:
@@ -95,6 +96,9 @@ def populate(tag: str, digit: int) -> Tenant:
         api_key=ApiKeyFactory(organization=organization, name=f"{tag}-key"),
         call=call,
         event=CallEvent.objects.create(call=call, provider="sandbox", event_type=f"{tag}-answered", key=f"{tag}-1"),
+        suppression=Suppression.objects.create(
+            organization=organization, phone_number=f"+141555501{digit}8", reason=f"{tag} asked", call=call
+        ),
     )
 
 
@@ -165,6 +169,7 @@ MODELS: list[tuple[type[Model], str]] = [
     (PhoneNumber, "number"),
     (Call, "call"),
     (CallEvent, "event"),
+    (Suppression, "suppression"),
 ]
 EDITABLE = [(model, attr) for model, attr in MODELS if model not in (Organization, Call, CallEvent)]
 
@@ -320,6 +325,10 @@ def _forged_number(bravo: Tenant, user: User) -> dict[str, Any]:
     }
 
 
+def _forged_suppression(bravo: Tenant, user: User) -> dict[str, Any]:
+    return {"organization": bravo.organization.pk, "phone_number": "+14155550188", "reason": "forged"}
+
+
 FORGED: list[tuple[type[Model], Callable[[Tenant, User], dict[str, Any]], dict[str, Any]]] = [
     (ApiKey, _forged_key, {"name": "forged"}),
     (Membership, _forged_membership, {"user__username": "alpha-admin"}),
@@ -327,6 +336,7 @@ FORGED: list[tuple[type[Model], Callable[[Tenant, User], dict[str, Any]], dict[s
     (Assistant, _forged_assistant, {"name": "forged"}),
     (ConversationFlow, _forged_flow, {"name": "forged"}),
     (PhoneNumber, _forged_number, {"friendly_name": "forged"}),
+    (Suppression, _forged_suppression, {"reason": "forged"}),
 ]
 
 
@@ -368,6 +378,7 @@ SPARES: list[tuple[type[Model], Callable[[Tenant], Any]]] = [
     (Assistant, lambda tenant: AssistantFactory(organization=tenant.organization)),
     (ConversationFlow, lambda tenant: tenant.flow),
     (PhoneNumber, lambda tenant: tenant.number),
+    (Suppression, lambda tenant: tenant.suppression),
 ]
 
 

@@ -46,6 +46,10 @@ CONTRACT_PATHS = {
     "/api/v1/webhooks/{endpoint_id}/deliveries": {"get"},
     "/api/v1/webhooks/{endpoint_id}/deliveries/{delivery_id}/redeliver": {"post"},
     "/api/v1/events/{event_id}": {"get"},
+    "/api/v1/suppressions": {"get", "post"},
+    "/api/v1/suppressions/bulk": {"post"},
+    "/api/v1/suppressions/{suppression_id}": {"get", "delete"},
+    "/api/v1/calls/{call_id}/opt-out": {"post"},
     "/api/v1/campaigns": {"get", "post"},
     "/api/v1/campaigns/{campaign_id}": {"get", "patch", "delete"},
     "/api/v1/campaigns/{campaign_id}/contacts": {"get", "post"},
@@ -182,6 +186,9 @@ def test_every_operation_has_a_summary_and_exactly_one_tag_of_a_documented_resou
         ("get", "/api/v1/assistants/me/organization", "Organization"),
         ("get", "/api/v1/webhooks/{endpoint_id}/deliveries", "Webhooks"),
         ("get", "/api/v1/events/{event_id}", "Events"),
+        ("post", "/api/v1/suppressions/bulk", "Suppressions"),
+        ("delete", "/api/v1/suppressions/{suppression_id}", "Suppressions"),
+        ("post", "/api/v1/calls/{call_id}/opt-out", "Voice engine"),
         ("post", "/api/v1/auth/token", "Authentication"),
         ("post", "/api/v1/auth/password", "Authentication"),
     ],
@@ -352,3 +359,27 @@ def test_every_role_bound_operation_names_its_role_even_with_a_description_of_it
     assert "Base for every API view" not in json.dumps(schema)
     redeliver = schema["paths"]["/api/v1/webhooks/{endpoint_id}/deliveries/{delivery_id}/redeliver"]["post"]
     assert redeliver["description"].startswith("A pending delivery is attempted now")
+
+
+def test_the_do_not_call_list_documents_its_roles_its_idempotent_add_and_the_bulk_formats(
+    schema: dict[str, Any],
+) -> None:
+    paths = schema["paths"]
+    create = paths["/api/v1/suppressions"]["post"]
+    bulk = paths["/api/v1/suppressions/bulk"]["post"]
+    delete = paths["/api/v1/suppressions/{suppression_id}"]["delete"]
+    opt_out = paths["/api/v1/calls/{call_id}/opt-out"]["post"]
+
+    assert {"200", "201", "400"} <= set(create["responses"])
+    assert "**200**" in create["description"]
+    assert "**201**" in create["description"]
+    assert "Requires the **member** role" in create["description"]
+    assert "Requires the **admin** role" in delete["description"]
+    assert set(bulk["requestBody"]["content"]) == {"application/json", "text/csv", "multipart/form-data"}
+    assert bulk["requestBody"]["content"]["text/csv"]["examples"]
+    assert "nothing is added" in bulk["description"]
+    refused = bulk["responses"]["400"]["content"]["application/json"]["examples"]
+    assert all("refused" in example["value"] for example in refused.values())
+    assert {"refused", "refused_count"} <= set(schema["components"]["schemas"]["Error"]["properties"])
+    assert {"200", "201", "409"} <= set(opt_out["responses"])
+    assert opt_out["security"] == [{"StreamToken": []}]

@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 from assistants.models import Assistant, ConversationFlow, PhoneNumber
 from burki.models import ApiKey, Membership
 from burki.tenancy import OrganizationAPIView
-from calls.models import Call
+from calls.models import Call, Suppression
 from campaigns.models import Campaign, CampaignContact
 from telephony.models import TelephonyAccount
 from tests.factories import (
@@ -54,12 +54,14 @@ def world(organization: Any) -> dict[str, Any]:
     )
     key = ApiKeyFactory(organization=organization, name="spare", role=MEMBER)
     endpoint, _ = webhook_endpoint_create(organization=organization, url="https://hooks.example.com/burki")
+    suppression = Suppression.objects.create(organization=organization, phone_number="+14155550133")
     campaign = Campaign.objects.create(organization=organization, name="Roles", from_numbers=["+14155550100"])
     CampaignContact.objects.create(campaign=campaign, line=1, phone_number="+14155550199")
     running = Campaign.objects.create(
         organization=organization, name="Running", from_numbers=["+14155550100"], status="running"
     )
     return {
+        "suppression": suppression,
         "campaign": campaign,
         "running": running,
         "endpoint": endpoint,
@@ -138,17 +140,32 @@ def operations(world: dict[str, Any]) -> list[tuple[str, str, str, dict[str, Any
         (MEMBER, "post", f"{running}/resume", None),
         (MEMBER, "post", f"{running}/cancel", None),
         (MEMBER, "get", f"{campaign}/results.csv", None),
+        # Everyone who places calls reads and adds to the do-not-call list; taking a number off it is an admin's.
+        (MEMBER, "get", "/api/v1/suppressions", None),
+        (MEMBER, "post", "/api/v1/suppressions", {"phone_number": "+14155550134"}),
+        (MEMBER, "post", "/api/v1/suppressions/bulk", {"items": ["+14155550135"]}),
+        (MEMBER, "get", f"/api/v1/suppressions/{world['suppression'].pk}", None),
+        (ADMIN, "delete", f"/api/v1/suppressions/{world['suppression'].pk}", None),
     ]
 
 
-OPERATION_COUNT = 57
+OPERATION_COUNT = 62
 RANK = {MEMBER: 1, ADMIN: 2, OWNER: 3}
 
 
 def snapshot() -> list[Any]:
     return [
         list(model.objects.order_by("pk").values())
-        for model in (Call, Assistant, ConversationFlow, PhoneNumber, TelephonyAccount, Campaign, CampaignContact)
+        for model in (
+            Call,
+            Assistant,
+            ConversationFlow,
+            PhoneNumber,
+            TelephonyAccount,
+            Campaign,
+            CampaignContact,
+            Suppression,
+        )
     ] + [list(ApiKey.objects.order_by("pk").values("pk", "name", "role", "revoked_at"))]
 
 

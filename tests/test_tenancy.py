@@ -10,7 +10,7 @@ from django.db import transaction
 
 from assistants.models import Assistant, ConversationFlow, PhoneNumber
 from burki.models import ApiKey
-from calls.models import Call
+from calls.models import Call, Suppression
 from campaigns.models import Campaign, CampaignContact
 from telephony.backends import sandbox
 from telephony.models import TelephonyAccount
@@ -35,6 +35,7 @@ LIST_ENDPOINTS = [
     "/api/v1/telephony/accounts",
     "/api/v1/api-keys",
     "/api/v1/webhooks",
+    "/api/v1/suppressions",
     "/api/v1/campaigns",
 ]
 # Not a JSON list, but the same call log: the whole of it, streamed.
@@ -66,6 +67,9 @@ def theirs() -> dict[str, Any]:
     )[0]
     with transaction.atomic():
         event = event_emit(organization_id=other.pk, type="call.ended", subject="call:0", data={"name": MARKER})
+    suppression = Suppression.objects.create(
+        organization=other, phone_number="+14155550177", reason=f"{MARKER} asked", source="opt-out", call=call
+    )
     campaign = Campaign.objects.create(
         organization=other, name=f"{MARKER} campaign", from_numbers=[number.phone_number], status="running"
     )
@@ -73,6 +77,7 @@ def theirs() -> dict[str, Any]:
         campaign=campaign, line=1, phone_number="+14155550178", variables={"name": MARKER}, last_call=call
     )
     return {
+        "suppression": suppression,
         "campaign": campaign,
         "call": call,
         "assistant": flow.base_assistant,
@@ -131,6 +136,8 @@ def object_urls(theirs: dict[str, Any]) -> list[tuple[str, str]]:
                 ("get", "/results.csv"),
             )
         ],
+        ("get", f"/api/v1/suppressions/{theirs['suppression'].pk}"),
+        ("delete", f"/api/v1/suppressions/{theirs['suppression'].pk}"),
     ]
 
 
@@ -147,6 +154,7 @@ def snapshot() -> list[Any]:
             Event,
             Campaign,
             CampaignContact,
+            Suppression,
         )
     ]
     # The endpoint's secrets field is ciphertext that changes on every save: compare what it decrypts to.
@@ -162,6 +170,7 @@ ADMIN_ONLY = {
     ("patch", "telephony"),
     ("delete", "telephony"),
     ("delete", "api-keys"),
+    ("delete", "suppressions"),
 }
 # Bringing numbers in from a provider account, listing them included, is an admin's.
 ADMIN_ONLY_SUFFIXES = ("/numbers/available", "/numbers/import")
