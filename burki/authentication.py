@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 
-from burki.config import cache_entry, config_cache, config_cache_enabled, config_version_read
+from burki.config import cache_entry, cache_get, config_cache_enabled, config_version_read
 from burki.models import API_KEY_PREFIX, ApiKey, ConfigVersion, Membership, Organization, api_key_hash
 from burki.permissions import lower_role
 from burki.tokens import password_claim_matches
@@ -52,7 +52,7 @@ class ApiKeyPrincipal:
 
 def _cached_api_key(cache_key: str) -> ApiKeyPrincipal | None:
     """The key from the cache, if its organization's configuration has not changed since it was read."""
-    entry = config_cache().get(cache_key)
+    entry = cache_get(cache_key)
     if entry is None:
         return None
     version, (key, role) = entry

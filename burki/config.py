@@ -14,12 +14,16 @@ PostgreSQL only (the triggers are): elsewhere (SQLite) nothing is cached.
 
 from __future__ import annotations
 
+import pickle
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.base import BaseCache
+from django.core.cache.backends.locmem import LocMemCache
 from django.db import connection
+
+from burki.crypto import DecryptionError, decrypt_bytes, encrypt_bytes
 
 CONFIG_VERSION_TABLE = "burki_configversion"
 CACHE_ALIAS = "config"
@@ -42,14 +46,36 @@ def config_version_read(organization_id: int) -> int:
     return int(row[0]) if row else 0
 
 
+def _in_process(cache: BaseCache) -> bool:
+    return isinstance(cache, LocMemCache)
+
+
+def cache_get(key: str) -> tuple[int, Any] | None:
+    """The (version, value) cached under `key`, or None."""
+    cache = config_cache()
+    raw = cache.get(key)
+    if raw is None or _in_process(cache):
+        return raw
+    try:
+        return pickle.loads(decrypt_bytes(raw))  # noqa: S301  (Fernet-authenticated: only our own pickles)
+    except DecryptionError:
+        return None  # written with a key since retired: read again
+
+
 def cached_entry(key: str, *, version: int) -> Any | None:
     """The value cached under `key` if it was read at `version`, else None."""
-    entry = config_cache().get(key)
+    entry = cache_get(key)
     if entry is None or entry[0] != version:
         return None
     return entry[1]
 
 
 def cache_entry(key: str, value: Any, *, version: int) -> None:
-    """Keep `value`, read at `version` (read before `value` was): used only while that version is current."""
-    config_cache().set(key, (version, value), ENTRY_TTL)
+    """Keep `value`, read at `version` (read before `value` was): used only while that version is current.
+
+    Entries hold decrypted secrets (a number's provider credentials, its assistant's settings): in a cache outside
+    this process (CONFIG_CACHE_URL, e.g. Redis) they are encrypted as the credentials are at rest (Fernet, which
+    also authenticates them: nothing but our own pickles is ever unpickled)."""
+    cache = config_cache()
+    entry = (version, value)
+    cache.set(key, entry if _in_process(cache) else encrypt_bytes(pickle.dumps(entry)), ENTRY_TTL)

@@ -33,3 +33,14 @@ def decrypt_json(token: str) -> Any:
         return json.loads(_current().decrypt(token.encode()))
     except InvalidToken as exc:
         raise DecryptionError("Stored secret cannot be decrypted with the configured keys.") from exc
+
+
+def encrypt_bytes(value: bytes) -> bytes:
+    return _current().encrypt(value)
+
+
+def decrypt_bytes(token: bytes) -> bytes:
+    try:
+        return _current().decrypt(token)
+    except InvalidToken as exc:
+        raise DecryptionError("Value cannot be decrypted with the configured keys.") from exc

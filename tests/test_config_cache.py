@@ -10,6 +10,8 @@ databases nothing is cached.
 
 from __future__ import annotations
 
+import pickle
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -80,6 +82,41 @@ def test_a_second_request_reads_neither_the_key_nor_the_number(setup: dict[str, 
     assert not any('"burki_apikey"' in q for q in sql), sql
     assert not any('"assistants_phonenumber"' in q for q in sql), sql
     assert sum('"burki_configversion"' in q for q in sql) == 1, sql
+
+
+def test_a_cache_outside_the_process_holds_the_secrets_encrypted_and_still_serves(
+    setup: dict[str, Any], client_for: Any, settings: Any, tmp_path: Any
+) -> None:
+    # A file cache stands for Redis (CONFIG_CACHE_URL): what it stores leaves the process.
+    settings.CACHES = {
+        **settings.CACHES,
+        "config": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(tmp_path)},
+    }
+    secret = "auth-token-that-must-never-be-stored-in-clear"
+    account = setup["number"].telephony_account
+    account.credentials = {**account.credentials, "auth_token": secret}
+    account.save(update_fields=["credentials"])
+    api = client_for(setup["key"].raw_key)
+    assert api.post(VALIDATE, BODY, format="json").status_code == 200
+
+    with CaptureQueriesContext(connection) as captured:
+        response = api.post(VALIDATE, BODY, format="json")
+
+    assert response.status_code == 200, response.content
+    sql = [q["sql"] for q in captured.captured_queries]
+    assert not any('"burki_apikey"' in q for q in sql), sql
+    assert not any('"assistants_phonenumber"' in q for q in sql), sql
+    stored = [stored_value(path) for path in tmp_path.iterdir()]
+    assert len(stored) == 2  # the key's entry and the number's,
+    assert not any(secret.encode() in value for value in stored)  # but not the secret,
+    assert not any(setup["key"].hashed_key.encode() in value for value in stored)  # nor anything else in clear.
+
+
+def stored_value(path: Any) -> bytes:
+    """What a file cache keeps for an entry: its expiry (pickled), then the value pickled and compressed."""
+    with path.open("rb") as file:
+        pickle.load(file)  # noqa: S301
+        return zlib.decompress(file.read())
 
 
 def test_every_configuration_write_bumps_the_organization_version(setup: dict[str, Any]) -> None:
